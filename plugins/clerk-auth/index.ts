@@ -1,0 +1,136 @@
+import fastifyCookie from '@fastify/cookie'
+import fastifyJwt from '@fastify/jwt'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { configuredIssuer, normalizeIssuer, parseAuthorizedParties } from '../../src/config.js'
+import { authFromClaims, type ClerkAuth } from './auth-object.js'
+import { createJwksKeyStore } from './key-store.js'
+import { buildRefusalResponses, refusalForVerifyError, type RefusalCode, type RefusalResponse } from './refusals.js'
+import { checkClaims, checkHeader, type ClaimPolicy } from './token-checks.js'
+import { findToken } from './token-source.js'
+
+export type { ClerkAuth } from './auth-object.js'
+export type { RefusalCode } from './refusals.js'
+
+export interface ClerkAuthOptions {
+  /** The instance's Frontend API URL: the exact iss of its tokens, and where its JWKS lives. */
+  issuer: string
+  /** Allowed azp origins; when given, a token without azp or with another one is refused. */
+  authorizedParties?: string[]
+  /** Clock skew tolerated on exp, nbf and iat, in milliseconds. */
+  clockSkewMs?: number
+  /** How long a JWKS fetch may take before the caller gets 503. */
+  jwksTimeoutMs?: number
+  retryAfterSeconds?: number
+  realm?: string
+  /** The clock, in ms since the epoch; tests may pass their own. */
+  now?: () => number
+}
+
+export interface ClerkAuthDecorator {
+  /** Verifies the request's session token; a string result is the refusal code. */
+  authenticate: (request: FastifyRequest) => Promise<ClerkAuth | RefusalCode>
+  /** Status, headers and body of the refusal for code (401, or 503 when the issuer cannot be reached). */
+  refusalFor: (code: RefusalCode) => RefusalResponse
+  /** Whether the issuer's keys are loaded. */
+  isReady: () => boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    clerkAuth: ClerkAuthDecorator
+  }
+  interface FastifyRequest {
+    /** The verified caller; null on public routes and before authentication. */
+    auth: ClerkAuth | null
+    clerkToken: string | null
+  }
+  interface FastifyContextConfig {
+    /** Skip authentication for this route. */
+    public?: boolean
+  }
+}
+
+/** Configuration for the app: the service's settings mapped to the plugin's options. */
+export const autoConfig = (fastify: FastifyInstance): ClerkAuthOptions => ({
+  issuer: configuredIssuer(fastify.config) ?? fastify.devIssuer?.url ?? '',
+  authorizedParties: parseAuthorizedParties(fastify.config.CLERK_AUTHORIZED_PARTIES),
+  clockSkewMs: fastify.config.CLERK_CLOCK_SKEW_MS,
+  jwksTimeoutMs: fastify.config.CLERK_JWKS_TIMEOUT_MS
+})
+
+async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): Promise<void> {
+  if (options.issuer === '') throw new Error('clerk-auth needs an issuer')
+  const issuer = normalizeIssuer(options.issuer)
+  const clockSkewMs = options.clockSkewMs ?? 5000
+  const now = options.now ?? Date.now
+  const policy: ClaimPolicy = {
+    issuer,
+    authorizedParties: options.authorizedParties === undefined ? undefined : new Set(options.authorizedParties),
+    clockSkewMs
+  }
+  const refusals = buildRefusalResponses({ realm: options.realm ?? 'api', retryAfterSeconds: options.retryAfterSeconds ?? 5 })
+  const keyStore = createJwksKeyStore({ issuer, timeoutMs: options.jwksTimeoutMs ?? 5000, log: fastify.log })
+  fastify.addHook('onClose', async () => keyStore.close())
+
+  // Parsed only when there is no Authorization header.
+  await fastify.register(fastifyCookie, { hook: false })
+  await fastify.register(fastifyJwt, {
+    // Keys come from the configured issuer only; the token picks nothing but the kid.
+    secret: async (_request: FastifyRequest, token: { header: { kid: string } }) => await keyStore.getKey(token.header.kid),
+    decode: { complete: true },
+    verify: {
+      algorithms: ['RS256'],
+      allowedIss: issuer,
+      requiredClaims: ['iss', 'sub', 'sid', 'exp', 'iat'],
+      clockTolerance: clockSkewMs,
+      extractToken: (request: FastifyRequest) => request.clerkToken ?? undefined
+    },
+    decoratorName: 'auth',
+    formatUser: (claims: Record<string, unknown>) => authFromClaims(claims)
+  } as never)
+  fastify.decorateRequest('clerkToken', null)
+
+  function sessionCookie (this: FastifyRequest): string | undefined {
+    const header = this.headers.cookie
+    return header === undefined ? undefined : fastify.parseCookie(header).__session
+  }
+
+  async function authenticate (request: FastifyRequest): Promise<ClerkAuth | RefusalCode> {
+    const found = findToken(request.headers.authorization, sessionCookie.bind(request))
+    if (found.refusal !== undefined) return found.refusal
+    let decoded: { header: Record<string, unknown>, payload: Record<string, unknown> }
+    try {
+      decoded = fastify.jwt.decode(found.token) as typeof decoded
+    } catch {
+      return 'token_malformed'
+    }
+    const refusal = checkHeader(decoded.header) ?? checkClaims(decoded.payload, policy, now())
+    if (refusal !== undefined) return refusal
+    request.clerkToken = found.token
+    try {
+      return await request.jwtVerify() as unknown as ClerkAuth
+    } catch (err) {
+      const code = refusalForVerifyError(err as Error)
+      if (code === undefined) throw err
+      return code
+    }
+  }
+
+  function refuse (reply: FastifyReply, code: RefusalCode): FastifyReply {
+    const response = refusals[code]
+    reply.request.log.debug({ code }, 'request refused')
+    return reply.code(response.statusCode).headers(response.headers).type('application/json; charset=utf-8').send(response.body)
+  }
+
+  fastify.decorate('clerkAuth', { authenticate, refusalFor: (code) => refusals[code], isReady: keyStore.isReady })
+
+  // Every route is protected unless its config says public; runs before the body is read.
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.config.public === true) return
+    const result = await authenticate(request)
+    if (typeof result === 'string') return refuse(reply, result)
+  })
+}
+
+export default fp(clerkAuth, { name: 'clerk-auth' })

@@ -1,0 +1,163 @@
+// Every way a request can be turned away, with its stable code, status and wording.
+// Messages say what is wrong without echoing the token, key ids, dates or configuration.
+
+export type RefusalCode =
+  | 'token_missing'
+  | 'token_scheme_invalid'
+  | 'token_malformed'
+  | 'token_header_invalid'
+  | 'token_algorithm_invalid'
+  | 'token_key_unknown'
+  | 'token_signature_invalid'
+  | 'token_expired'
+  | 'token_not_yet_valid'
+  | 'token_issued_in_future'
+  | 'token_issuer_invalid'
+  | 'token_unauthorized_party'
+  | 'token_claims_invalid'
+  | 'issuer_unavailable'
+
+interface RefusalText {
+  message: string
+  /** RFC 6750 error_description; absent where no bearer token was presented. */
+  description?: string
+}
+
+export const refusalTexts: Record<RefusalCode, RefusalText> = {
+  token_missing: {
+    message: 'No session token: send "Authorization: Bearer <token>" or the __session cookie.'
+  },
+  token_scheme_invalid: {
+    message: 'The Authorization header must use the Bearer scheme.'
+  },
+  token_malformed: {
+    message: 'The session token is not a well-formed JWT.',
+    description: 'malformed token'
+  },
+  token_header_invalid: {
+    message: 'The token header is not accepted: it carries its own key, an unsupported type or critical extensions.',
+    description: 'unacceptable token header'
+  },
+  token_algorithm_invalid: {
+    message: 'The token must be signed with RS256.',
+    description: 'unsupported algorithm'
+  },
+  token_key_unknown: {
+    message: 'The token is signed with a key that the issuer does not publish.',
+    description: 'unknown signing key'
+  },
+  token_signature_invalid: {
+    message: 'The token signature is invalid.',
+    description: 'invalid signature'
+  },
+  token_expired: {
+    message: 'The session token has expired: fetch a fresh one (getToken()) and retry.',
+    description: 'token expired'
+  },
+  token_not_yet_valid: {
+    message: 'The session token is not valid yet (nbf is in the future).',
+    description: 'token not yet valid'
+  },
+  token_issued_in_future: {
+    message: 'The session token was issued in the future (iat): check the clocks.',
+    description: 'token issued in the future'
+  },
+  token_issuer_invalid: {
+    message: 'The session token was issued by another issuer.',
+    description: 'wrong issuer'
+  },
+  token_unauthorized_party: {
+    message: 'The session token was issued to an origin that is not allowed (azp).',
+    description: 'unauthorized party'
+  },
+  token_claims_invalid: {
+    message: 'The session token lacks a required claim or has one of the wrong type (iss, sub, sid, exp, iat, nbf).',
+    description: 'invalid claims'
+  },
+  issuer_unavailable: {
+    message: "The issuer's signing keys cannot be fetched right now; retry shortly."
+  }
+}
+
+export interface RefusalResponse {
+  statusCode: 401 | 503
+  /** WWW-Authenticate for 401, Retry-After for 503. */
+  headers: Record<string, string>
+  /** Serialized once: refusals are sent often and never change. */
+  body: string
+}
+
+export interface RefusalOptions {
+  realm: string
+  retryAfterSeconds: number
+}
+
+/** Builds the response for every code once, so a refusal costs no work per request. */
+export function buildRefusalResponses (options: RefusalOptions): Record<RefusalCode, RefusalResponse> {
+  const responses = {} as Record<RefusalCode, RefusalResponse>
+  for (const code of Object.keys(refusalTexts) as RefusalCode[]) {
+    const { message, description } = refusalTexts[code]
+    if (code === 'issuer_unavailable') {
+      responses[code] = {
+        statusCode: 503,
+        headers: { 'retry-after': String(options.retryAfterSeconds) },
+        body: JSON.stringify({ statusCode: 503, error: 'Service Unavailable', code, message })
+      }
+      continue
+    }
+    let challenge = `Bearer realm="${options.realm}"`
+    if (description !== undefined) challenge += `, error="invalid_token", error_description="${description}"`
+    responses[code] = {
+      statusCode: 401,
+      headers: { 'www-authenticate': challenge },
+      body: JSON.stringify({ statusCode: 401, error: 'Unauthorized', code, message })
+    }
+  }
+  return responses
+}
+
+/** A refusal carried through code paths (key lookup, verifier callbacks) that can only throw. */
+export class RefusalError extends Error {
+  override name = 'RefusalError'
+  constructor (readonly code: RefusalCode, options?: ErrorOptions) {
+    super(refusalTexts[code].message, options)
+  }
+}
+
+/**
+ * Maps what @fastify/jwt / fast-jwt throw to our codes. Our own checks run first, so in practice
+ * only signature failures arrive here; the rest is a safety net so nothing surfaces as a 500.
+ */
+export function refusalForVerifyError (err: { code?: unknown, message?: string }): RefusalCode | undefined {
+  if (err instanceof RefusalError) return err.code
+  switch (err.code) {
+    case 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED':
+    case 'FAST_JWT_EXPIRED':
+      return 'token_expired'
+    case 'FAST_JWT_INACTIVE':
+      return 'token_not_yet_valid'
+    case 'FAST_JWT_INVALID_ALGORITHM':
+    case 'FAST_JWT_MISSING_SIGNATURE':
+    case 'FAST_JWT_INVALID_KEY':
+      return 'token_algorithm_invalid'
+    case 'FAST_JWT_INVALID_CRIT_HEADER':
+      return 'token_header_invalid'
+    case 'FAST_JWT_MALFORMED':
+    case 'FAST_JWT_INVALID_TYPE':
+    case 'FAST_JWT_INVALID_PAYLOAD':
+      return 'token_malformed'
+    case 'FAST_JWT_INVALID_SIGNATURE':
+      return 'token_signature_invalid'
+    case 'FST_JWT_AUTHORIZATION_TOKEN_INVALID':
+      // @fastify/jwt folds signature and claim failures into one code; fast-jwt's message tells them apart.
+      if (/signature/i.test(err.message ?? '')) return 'token_signature_invalid'
+      if (/\biss\b/.test(err.message ?? '')) return 'token_issuer_invalid'
+      return 'token_claims_invalid'
+    case 'FAST_JWT_INVALID_CLAIM_TYPE':
+    case 'FAST_JWT_INVALID_CLAIM_VALUE':
+    case 'FAST_JWT_MISSING_REQUIRED_CLAIM':
+      return 'token_claims_invalid'
+    default:
+      return undefined
+  }
+}

@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import mercurius, { type MercuriusOptions } from 'mercurius'
+import type { RefusalCode } from '../clerk-auth/index.js'
+import { refusalTexts } from '../clerk-auth/refusals.js'
+import { isIntrospectionOnly } from './introspection.js'
+import { resolvers, schema } from './schema.js'
+
+/** A refused operation: expected traffic, so it is answered without logging a stack trace. */
+class OperationRefused extends mercurius.ErrorWithProps {
+  constructor (readonly reason: RefusalCode, statusCode: number) {
+    super(refusalTexts[reason].message, { code: statusCode === 503 ? 'SERVICE_UNAVAILABLE' : 'UNAUTHENTICATED', reason }, statusCode)
+  }
+}
+
+const errorFormatter: NonNullable<MercuriusOptions['errorFormatter']> = (execution, context) => {
+  const first = execution.errors.length === 1 ? execution.errors[0] : undefined
+  const refused = first?.originalError
+  if (first === undefined || !(refused instanceof OperationRefused)) {
+    return mercurius.defaultErrorFormatter(execution, context)
+  }
+  context.reply.log.debug({ code: refused.reason }, 'operation refused')
+  return { statusCode: refused.statusCode as number, response: { data: null, errors: [first.toJSON()] } }
+}
+
+async function graphql (fastify: FastifyInstance): Promise<void> {
+  // Every route of this (encapsulated) plugin skips the REST check: GraphQL authenticates each
+  // operation in preExecution instead, so that introspection can run without a token.
+  fastify.addHook('onRoute', (route) => {
+    route.config = { ...route.config, public: true }
+  })
+
+  await fastify.register(mercurius, { schema, resolvers, path: '/graphql', graphiql: true, errorFormatter })
+
+  fastify.graphql.addHook('preExecution', async (_schema, document, context) => {
+    if (isIntrospectionOnly(document)) return
+    const { reply } = context
+    const result = await fastify.clerkAuth.authenticate(reply.request)
+    if (typeof result !== 'string') return
+    const refusal = fastify.clerkAuth.refusalFor(result)
+    reply.headers(refusal.headers)
+    throw new OperationRefused(result, refusal.statusCode)
+  })
+}
+
+export default fp(graphql, { name: 'graphql', dependencies: ['clerk-auth'], encapsulate: true })

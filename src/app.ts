@@ -1,0 +1,59 @@
+import { join } from 'node:path'
+import fastifyAutoload from '@fastify/autoload'
+import fastifyEnv from '@fastify/env'
+import type { FastifyInstance, FastifyLoggerOptions, FastifyServerOptions } from 'fastify'
+import type { DestinationStream } from 'pino'
+import { configSchema, toConfigError, type Config } from './config.js'
+import devIssuer from './dev-issuer/index.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+  }
+}
+
+export interface AppOptions {
+  /** The settings to use instead of the process environment and .env (tests pass their own). */
+  env?: Record<string, string | number | undefined>
+}
+
+// Tokens travel in these headers: no log line may carry them, whatever serializer is in use.
+const redact = { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'], censor: '[redacted]' }
+
+/** Fastify's own options, shared by the server and the tests so both build the same app. */
+export function serverOptions (logger: false | FastifyLoggerOptions & { stream?: DestinationStream }): FastifyServerOptions {
+  return {
+    logger: logger === false ? false : { ...logger, redact },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle'
+  }
+}
+
+export default async function serviceApp (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  try {
+    await fastify.register(fastifyEnv, opts.env === undefined
+      ? { schema: configSchema, dotenv: true }
+      : { schema: configSchema, dotenv: false, env: false, data: opts.env })
+  } catch (err) {
+    throw toConfigError(err as Error)
+  }
+  fastify.log.level = fastify.config.LOG_LEVEL
+
+  // Before the plugins: clerk-auth fetches the development issuer's keys when it starts.
+  await fastify.register(devIssuer)
+
+  await fastify.register(fastifyAutoload, {
+    dir: join(import.meta.dirname, '../plugins'),
+    // autoload needs an options object to merge into a plugin's autoConfig function
+    options: {},
+    // plugins/ folders group files; they are not URL prefixes
+    dirNameRoutePrefix: false,
+    ignorePattern: /\.d\.ts$|\.map$/
+  })
+  await fastify.register(fastifyAutoload, {
+    dir: join(import.meta.dirname, '../routes'),
+    autoHooks: true,
+    cascadeHooks: true,
+    ignorePattern: /\.d\.ts$|\.map$/
+  })
+}

@@ -1,0 +1,102 @@
+// The service's settings: one JSON schema read by @fastify/env (server) and env-schema (token CLI).
+export const configSchema = {
+  type: 'object',
+  required: ['PORT', 'HOST', 'LOG_LEVEL', 'CLERK_CLOCK_SKEW_MS', 'CLERK_JWKS_TIMEOUT_MS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'],
+  properties: {
+    NODE_ENV: { type: 'string', default: 'development' },
+    HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
+    LOG_LEVEL: {
+      type: 'string',
+      enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info'
+    },
+    // https, or http on a loopback host only: keys fetched over plain http could be swapped in transit.
+    CLERK_ISSUER_URL: {
+      type: 'string',
+      // Empty means unset: the development issuer runs instead.
+      pattern: '^$|^(https://[^/?#\\s@]+|http://(localhost|127(\\.\\d{1,3}){3}|\\[::1\\])(:\\d{1,5})?)(/[^?#\\s]*)?$'
+    },
+    CLERK_AUTHORIZED_PARTIES: { type: 'string' },
+    CLERK_CLOCK_SKEW_MS: { type: 'integer', minimum: 0, maximum: 300000, default: 5000 },
+    CLERK_JWKS_TIMEOUT_MS: { type: 'integer', minimum: 1, maximum: 60000, default: 5000 },
+    DEV_ISSUER_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3001 },
+    DEV_ISSUER_DIR: { type: 'string', minLength: 1, default: '.dev-issuer' }
+  }
+} as const
+
+export interface Config {
+  NODE_ENV: string
+  HOST: string
+  PORT: number
+  LOG_LEVEL: string
+  CLERK_ISSUER_URL?: string
+  CLERK_AUTHORIZED_PARTIES?: string
+  CLERK_CLOCK_SKEW_MS: number
+  CLERK_JWKS_TIMEOUT_MS: number
+  DEV_ISSUER_PORT: number
+  DEV_ISSUER_DIR: string
+}
+
+const hints: Record<string, string> = {
+  CLERK_ISSUER_URL:
+    'must be your Clerk Frontend API URL, e.g. https://your-app.clerk.accounts.dev (plain http only for a loopback host)',
+  CLERK_AUTHORIZED_PARTIES: 'must be a comma-separated list of origins, e.g. https://app.example.com,http://localhost:3000',
+  CLERK_CLOCK_SKEW_MS: 'must be a whole number of milliseconds from 0 to 300000',
+  CLERK_JWKS_TIMEOUT_MS: 'must be a whole number of milliseconds from 1 to 60000',
+  PORT: 'must be a port number from 0 to 65535',
+  DEV_ISSUER_PORT: 'must be a port number from 0 to 65535',
+  LOG_LEVEL: 'must be one of fatal, error, warn, info, debug, trace, silent'
+}
+
+/** A setting that stops start-up; its message is one line that names the variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+  constructor (readonly variable: string, detail: string) {
+    super(`Invalid configuration: ${variable} ${detail}`)
+  }
+}
+
+interface AjvLikeError { instancePath?: string, keyword?: string, params?: { missingProperty?: string }, message?: string }
+
+/** Turns env-schema's validation error into a ConfigError naming the first bad variable. */
+export function toConfigError (err: Error & { errors?: AjvLikeError[] }): Error {
+  const first = err.errors?.[0]
+  if (first === undefined) return err
+  const variable = first.params?.missingProperty ?? first.instancePath?.replace(/^\//, '') ?? ''
+  if (variable === '') return err
+  return new ConfigError(variable, hints[variable] ?? first.message ?? 'is invalid')
+}
+
+/** Parses CLERK_AUTHORIZED_PARTIES; every entry must be a bare origin. */
+export function parseAuthorizedParties (value: string | undefined): string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined
+  const parties = value.split(',').map((entry) => entry.trim().replace(/\/+$/, '')).filter((entry) => entry !== '')
+  for (const party of parties) {
+    let origin: string
+    try {
+      origin = new URL(party).origin
+    } catch {
+      origin = 'null'
+    }
+    if (origin === 'null' || origin !== party) {
+      throw new ConfigError('CLERK_AUTHORIZED_PARTIES', hints.CLERK_AUTHORIZED_PARTIES as string)
+    }
+  }
+  return parties
+}
+
+/** CLERK_ISSUER_URL, or undefined when it is unset or empty. */
+export function configuredIssuer (config: Pick<Config, 'CLERK_ISSUER_URL'>): string | undefined {
+  return config.CLERK_ISSUER_URL === '' ? undefined : config.CLERK_ISSUER_URL
+}
+
+/** The azp the development issuer puts in its tokens: the first allowed party, else a local Next.js app. */
+export function developmentAzp (config: Pick<Config, 'CLERK_AUTHORIZED_PARTIES'>): string {
+  return parseAuthorizedParties(config.CLERK_AUTHORIZED_PARTIES)?.[0] ?? 'http://localhost:3000'
+}
+
+/** The issuer as tokens carry it: the setting without a trailing slash. */
+export function normalizeIssuer (url: string): string {
+  return url.replace(/\/+$/, '')
+}

@@ -1,0 +1,50 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { sessionClaims, type SessionClaimsInput } from './session-claims.js'
+import { signJwt } from './sign-jwt.js'
+import type { SigningKey } from './signing-key.js'
+
+export type MintInput = Omit<SessionClaimsInput, 'issuer'>
+
+export interface DevIssuer {
+  url: string
+  kid: string
+  mint: (input: MintInput) => string
+  close: () => Promise<void>
+}
+
+export function devIssuerUrl (port: number): string {
+  return `http://127.0.0.1:${port}`
+}
+
+export function mintDevToken (key: SigningKey, issuer: string, input: MintInput): string {
+  return signJwt({ kid: key.publicJwk.kid }, sessionClaims({ ...input, issuer }), key.privateKey)
+}
+
+/** Serves the key's JWKS on loopback, exactly where a Clerk instance serves its own. */
+export async function startDevIssuer (key: SigningKey, port: number, defaultAzp: string): Promise<DevIssuer> {
+  const body = JSON.stringify({ keys: [key.publicJwk] })
+  const server: Server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/.well-known/jwks.json') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' })
+      res.end(body)
+      return
+    }
+    res.writeHead(404, { 'content-type': 'application/json' })
+    res.end('{"error":"not found"}')
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', () => resolve())
+  })
+  const url = devIssuerUrl((server.address() as AddressInfo).port)
+  return {
+    url,
+    kid: key.publicJwk.kid,
+    mint: (input) => mintDevToken(key, url, { azp: defaultAzp, ...input }),
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+}

@@ -1,0 +1,48 @@
+import { resolve } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { ConfigError, configuredIssuer, developmentAzp } from '../config.js'
+import { startDevIssuer, type DevIssuer } from './dev-issuer.js'
+import { loadOrCreateSigningKey } from './signing-key.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The built-in development issuer, or null when CLERK_ISSUER_URL names a real one. */
+    devIssuer: DevIssuer | null
+  }
+}
+
+/**
+ * Without CLERK_ISSUER_URL (and outside production) runs a local issuer whose tokens go
+ * through the very same JWKS verification as Clerk's: nothing is bypassed.
+ */
+async function devIssuerPlugin (fastify: FastifyInstance): Promise<void> {
+  const { NODE_ENV, DEV_ISSUER_PORT, DEV_ISSUER_DIR } = fastify.config
+  if (configuredIssuer(fastify.config) !== undefined) {
+    fastify.decorate('devIssuer', null)
+    return
+  }
+  if (NODE_ENV === 'production') {
+    throw new ConfigError(
+      'CLERK_ISSUER_URL',
+      'is required when NODE_ENV=production (the development issuer never runs in production): set it to your Clerk Frontend API URL'
+    )
+  }
+  let issuer: DevIssuer
+  try {
+    issuer = await startDevIssuer(loadOrCreateSigningKey(resolve(DEV_ISSUER_DIR)), DEV_ISSUER_PORT, developmentAzp(fastify.config))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new ConfigError('DEV_ISSUER_PORT', `${DEV_ISSUER_PORT} is already in use: choose another port or set CLERK_ISSUER_URL`)
+    }
+    throw err
+  }
+  fastify.decorate('devIssuer', issuer)
+  fastify.addHook('onClose', issuer.close)
+  fastify.log.warn(
+    { issuer: issuer.url },
+    'Development issuer running (no CLERK_ISSUER_URL set). Mint a session token with: npm run -s token -- --sub user_123'
+  )
+}
+
+export default fp(devIssuerPlugin, { name: 'dev-issuer', dependencies: ['@fastify/env'] })

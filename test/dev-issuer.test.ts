@@ -1,0 +1,108 @@
+import { execFile } from 'node:child_process'
+import { statSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { buildApp, tempDir, waitFor } from './helper.js'
+
+const run = promisify(execFile)
+const MINT_CLI = join(import.meta.dirname, '../dist/src/dev-issuer/mint-token.js')
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+t.test('with no CLERK_ISSUER_URL the built-in issuer starts and its tokens pass the same JWKS path', async (t) => {
+  const dir = tempDir(t)
+  const app = await buildApp(t, { DEV_ISSUER_PORT: 0, DEV_ISSUER_DIR: dir }, {
+    extend: (app) => app.get('/whoami', async (request) => request.auth)
+  })
+  const issuer = app.devIssuer
+  if (issuer === null) throw new Error('no development issuer')
+  t.match(issuer.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+
+  const jwks = await (await fetch(`${issuer.url}/.well-known/jwks.json`)).json() as { keys: Array<Record<string, string>> }
+  t.equal(jwks.keys.length, 1)
+  t.match(jwks.keys[0], { kty: 'RSA', alg: 'RS256', use: 'sig', kid: issuer.kid, e: 'AQAB' })
+  t.equal(Buffer.from(jwks.keys[0]?.n as string, 'base64url').length, 256, 'RSA-2048')
+  t.notOk('d' in (jwks.keys[0] as object), 'no private part is published')
+  t.equal(statSync(join(dir, 'signing-key.pem')).mode & 0o777, 0o600, 'the private key is readable by its owner only')
+
+  await waitFor(() => app.clerkAuth.isReady())
+  const token = issuer.mint({ sub: 'user_dev_1' })
+  const [header, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()))
+  t.match(header, { alg: 'RS256', typ: 'JWT', kid: issuer.kid })
+  t.match(payload, { iss: issuer.url, sub: 'user_dev_1', sid: /^sess_/, azp: String, v: 2 })
+  t.equal(payload.exp - payload.iat, 60, 'tokens live 60 s like Clerk\'s')
+
+  const rest = await app.inject({ method: 'GET', url: '/rest-endpoints/12345', headers: { authorization: `Bearer ${token}` } })
+  t.equal(rest.body, 'REST Ping #12345!')
+  const gql = await app.inject({ method: 'POST', url: '/graphql', payload: { query: '{ pingOne(id: "9") }' }, headers: { authorization: `Bearer ${token}` } })
+  t.same(gql.json(), { data: { pingOne: 'GraphQL Ping #9!' } })
+  const whoami = await app.inject({ method: 'GET', url: '/whoami', headers: { authorization: `Bearer ${token}` } })
+  t.equal(whoami.json().userId, 'user_dev_1')
+
+  const longLived = issuer.mint({ sub: 'user_dev_1', ttlSeconds: 3600 })
+  const longPayload = JSON.parse(Buffer.from(longLived.split('.')[1] as string, 'base64url').toString())
+  t.equal(longPayload.exp - longPayload.iat, 3600)
+})
+
+t.test('the key survives a restart, so tokens minted before it stay valid', async (t) => {
+  const dir = tempDir(t)
+  const port = await freePort()
+  const env = { DEV_ISSUER_PORT: port, DEV_ISSUER_DIR: dir }
+  const first = await buildApp(t, env)
+  const token = first.devIssuer?.mint({ sub: 'user_1' }) as string
+  const kid = first.devIssuer?.kid
+  await first.close()
+
+  const second = await buildApp(t, env)
+  t.equal(second.devIssuer?.kid, kid, 'same key id')
+  const res = await second.inject({ method: 'GET', url: '/rest-endpoints/1', headers: { authorization: `Bearer ${token}` } })
+  t.equal(res.statusCode, 200)
+})
+
+t.test('npm run token: the CLI mints a token the service accepts', async (t) => {
+  const dir = tempDir(t)
+  const port = await freePort()
+  const env = { ...process.env, DEV_ISSUER_PORT: String(port), DEV_ISSUER_DIR: dir, CLERK_ISSUER_URL: '' }
+  const { stdout } = await run(process.execPath, [MINT_CLI, '--sub', 'user_cli', '--ttl', '120'], { env, cwd: dir })
+  const token = stdout.trim()
+  t.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'stdout is the token alone')
+
+  const app = await buildApp(t, { DEV_ISSUER_PORT: port, DEV_ISSUER_DIR: dir }, {
+    extend: (app) => app.get('/whoami', async (request) => request.auth)
+  })
+  const res = await app.inject({ method: 'GET', url: '/whoami', headers: { authorization: `Bearer ${token}` } })
+  t.equal(res.statusCode, 200)
+  t.equal(res.json().userId, 'user_cli')
+  t.equal(res.json().claims.exp - res.json().claims.iat, 120)
+
+  const refused = await run(process.execPath, [MINT_CLI], { env: { ...env, CLERK_ISSUER_URL: 'https://clerk.example.com' }, cwd: dir }).catch((err: { code: number, stderr: string }) => err)
+  t.equal((refused as { code: number }).code, 1)
+  t.match((refused as { stderr: string }).stderr, /CLERK_ISSUER_URL is set/)
+  const badTtl = await run(process.execPath, [MINT_CLI, '--ttl', 'soon'], { env, cwd: dir }).catch((err: { code: number, stderr: string }) => err)
+  t.match((badTtl as { stderr: string }).stderr, /--ttl/)
+})
+
+t.test('in production without CLERK_ISSUER_URL the service refuses to start', async (t) => {
+  const dir = tempDir(t)
+  await t.rejects(buildApp(t, { NODE_ENV: 'production', DEV_ISSUER_DIR: dir, DEV_ISSUER_PORT: 0 }), {
+    name: 'ConfigError',
+    message: /CLERK_ISSUER_URL is required when NODE_ENV=production/
+  })
+})
+
+t.test('a development issuer port already in use is a clear configuration error', async (t) => {
+  const dir = tempDir(t)
+  const blocker = createServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => blocker.close())
+  const { port } = blocker.address() as { port: number }
+  await t.rejects(buildApp(t, { DEV_ISSUER_PORT: port, DEV_ISSUER_DIR: dir }), { name: 'ConfigError', message: /DEV_ISSUER_PORT/ })
+})

@@ -1,0 +1,130 @@
+// Builds the app exactly as src/server.ts does, and runs a real issuer on 127.0.0.1 for it.
+import { createHmac, createPublicKey } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Fastify, { type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Test } from 'tap'
+import serviceApp, { serverOptions, type AppOptions } from '../src/app.js'
+import { sessionClaims } from '../src/dev-issuer/session-claims.js'
+import { signJwt } from '../src/dev-issuer/sign-jwt.js'
+import { generateSigningKey, type SigningKey } from '../src/dev-issuer/signing-key.js'
+
+export type Env = NonNullable<AppOptions['env']>
+
+export interface BuildOptions {
+  /** Registers extra routes or hooks before the app is made ready. */
+  extend?: (app: FastifyInstance) => void
+  logger?: Parameters<typeof serverOptions>[0]
+}
+
+/** The service app, built as the server builds it, closed when the test ends. */
+export async function buildApp (t: Test, env: Env, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify(serverOptions(options.logger ?? false))
+  app.register(fp(serviceApp), { env })
+  options.extend?.(app)
+  t.teardown(async () => await app.close())
+  await app.ready()
+  return app
+}
+
+/** A temporary folder removed when the test ends. */
+export function tempDir (t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'clerk-auth-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+// Keys are slow to make: share a few across the tests of a process.
+let sharedKeys: SigningKey[] | undefined
+export function testKeys (): [SigningKey, SigningKey] {
+  sharedKeys ??= [generateSigningKey(), generateSigningKey()]
+  return sharedKeys as [SigningKey, SigningKey]
+}
+
+export type IssuerMode = 'ok' | 'error' | 'garbage' | 'hang'
+
+export interface TestIssuer {
+  url: string
+  /** The key set the issuer publishes. */
+  keys: SigningKey[]
+  mode: IssuerMode
+  /** JWKS requests seen. */
+  requests: number
+  /** Valid Clerk v2 session claims for this issuer, with overrides (undefined removes a claim). */
+  claims: (overrides?: Record<string, unknown>) => Record<string, unknown>
+  /** Signs claims with the first published key (or another), under its kid unless the header says otherwise. */
+  sign: (claims?: Record<string, unknown>, options?: { key?: SigningKey, header?: Record<string, unknown> }) => string
+  close: () => Promise<void>
+}
+
+/** A real JWKS issuer over HTTP on 127.0.0.1, closed when the test ends. */
+export async function startIssuer (t: Test, keys: SigningKey[] = [testKeys()[0]]): Promise<TestIssuer> {
+  const issuer: TestIssuer = {
+    url: '',
+    keys,
+    mode: 'ok',
+    requests: 0,
+    claims (overrides = {}) {
+      const claims: Record<string, unknown> = { ...sessionClaims({ issuer: issuer.url, sub: 'user_123', sid: 'sess_123', azp: 'http://localhost:3000' }), ...overrides }
+      for (const name of Object.keys(claims)) if (claims[name] === undefined) delete claims[name]
+      return claims
+    },
+    sign (claims = issuer.claims(), options = {}) {
+      const key = options.key ?? issuer.keys[0] as SigningKey
+      return signJwt({ kid: key.publicJwk.kid, ...options.header }, claims, key.privateKey)
+    },
+    close: async () => {}
+  }
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url !== '/.well-known/jwks.json') {
+      res.writeHead(404).end()
+      return
+    }
+    issuer.requests++
+    if (issuer.mode === 'hang') return
+    if (issuer.mode === 'error') {
+      res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"boom"}')
+      return
+    }
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(issuer.mode === 'garbage' ? '{"keys": [' : JSON.stringify({ keys: issuer.keys.map((key) => key.publicJwk) }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  issuer.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  let closed = false
+  issuer.close = async () => {
+    if (closed) return
+    closed = true
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+  t.teardown(issuer.close)
+  return issuer
+}
+
+/** A token with any header and signature segment, for forgeries no honest signer makes. */
+export function forgeToken (header: Record<string, unknown>, payload: Record<string, unknown>, signature = ''): string {
+  const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
+  return `${encode(header)}.${encode(payload)}.${signature}`
+}
+
+/** HS256 "signed" with the issuer's public key as the HMAC secret: the classic algorithm-confusion attack. */
+export function hs256WithPublicKey (key: SigningKey, payload: Record<string, unknown>): string {
+  const secret = createPublicKey(key.privateKey).export({ type: 'spki', format: 'pem' })
+  const input = forgeToken({ alg: 'HS256', typ: 'JWT', kid: key.publicJwk.kid }, payload).slice(0, -1)
+  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`
+}
+
+/** Waits until check() is true, polling; fails after ms. */
+export async function waitFor (check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+

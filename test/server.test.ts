@@ -1,0 +1,86 @@
+// The compiled server as a user runs it: a real process, a real socket, real signals.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { join } from 'node:path'
+import t from 'tap'
+import { mintDevToken } from '../src/dev-issuer/dev-issuer.js'
+import { loadOrCreateSigningKey } from '../src/dev-issuer/signing-key.js'
+import { tempDir } from './helper.js'
+
+const SERVER = join(import.meta.dirname, '../dist/src/server.js')
+
+interface Started { child: ChildProcessWithoutNullStreams, stdout: () => string, stderr: () => string, exited: Promise<number | null> }
+
+function startServer (env: Record<string, string>, cwd: string): Started {
+  const { CLERK_ISSUER_URL: _ignored, ...parentEnv } = process.env
+  const child = spawn(process.execPath, [SERVER], { env: { ...parentEnv, ...env }, cwd })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { err += chunk.toString() })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return { child, stdout: () => out, stderr: () => err, exited }
+}
+
+async function waitForLine (read: () => string, pattern: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const match = pattern.exec(read())
+    if (match !== null) return match
+    if (Date.now() > deadline) throw new Error(`no line matching ${String(pattern)} in:\n${read()}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+t.test('the server starts with no Clerk account, serves on a socket, and shuts down gracefully', async (t) => {
+  const dir = tempDir(t)
+  const server = startServer({ PORT: '0', DEV_ISSUER_PORT: '0', DEV_ISSUER_DIR: dir, LOG_LEVEL: 'info' }, dir)
+  t.teardown(() => { server.child.kill('SIGKILL') })
+
+  const [, issuerUrl] = await waitForLine(server.stdout, /"issuer":"(http:\/\/127\.0\.0\.1:\d+)".*npm run -s token/)
+  const [, baseUrl] = await waitForLine(server.stdout, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
+  const token = mintDevToken(loadOrCreateSigningKey(dir), issuerUrl as string, { sub: 'user_socket', azp: 'http://localhost:3000' })
+
+  const refused = await fetch(`${baseUrl}/rest-endpoints/12345`)
+  t.equal(refused.status, 401)
+  t.equal(refused.headers.get('www-authenticate'), 'Bearer realm="api"')
+  t.equal((await refused.json() as { code: string }).code, 'token_missing')
+
+  const ok = await fetch(`${baseUrl}/rest-endpoints/12345`, { headers: { authorization: `Bearer ${token}` } })
+  t.equal(ok.status, 200)
+  t.equal(await ok.text(), 'REST Ping #12345!')
+
+  const gql = await fetch(`${baseUrl}/graphql`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ query: '{ pingOne(id: "12345") }' })
+  })
+  t.same(await gql.json(), { data: { pingOne: 'GraphQL Ping #12345!' } })
+
+  t.notOk(server.stdout().includes(token), 'the token never reaches the log')
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0, 'SIGTERM closes cleanly')
+  t.equal(server.stderr(), '')
+})
+
+const badSettings: Array<[string, Record<string, string>, RegExp]> = [
+  ['a non-numeric PORT', { PORT: 'abc' }, /^Invalid configuration: PORT /],
+  ['a plain-http remote issuer', { CLERK_ISSUER_URL: 'http://clerk.example.com' }, /^Invalid configuration: CLERK_ISSUER_URL /],
+  ['an issuer that is not a URL', { CLERK_ISSUER_URL: 'clerk' }, /^Invalid configuration: CLERK_ISSUER_URL /],
+  ['an authorized party that is not an origin', { CLERK_AUTHORIZED_PARTIES: 'https://app.example.com/path' }, /^Invalid configuration: CLERK_AUTHORIZED_PARTIES /],
+  ['a negative clock skew', { CLERK_CLOCK_SKEW_MS: '-1' }, /^Invalid configuration: CLERK_CLOCK_SKEW_MS /],
+  ['an unknown log level', { LOG_LEVEL: 'loud' }, /^Invalid configuration: LOG_LEVEL /],
+  ['production without an issuer', { NODE_ENV: 'production' }, /^Invalid configuration: CLERK_ISSUER_URL is required when NODE_ENV=production/]
+]
+
+for (const [name, env, message] of badSettings) {
+  t.test(`${name} stops start-up with one clear line`, async (t) => {
+    const dir = tempDir(t)
+    const server = startServer({ PORT: '0', DEV_ISSUER_PORT: '0', DEV_ISSUER_DIR: dir, ...env }, dir)
+    t.teardown(() => { server.child.kill('SIGKILL') })
+    t.equal(await server.exited, 1)
+    const lines = server.stderr().trimEnd().split('\n')
+    t.equal(lines.length, 1, 'one line')
+    t.match(lines[0], message)
+    t.notMatch(server.stderr(), /\n\s+at /, 'no stack trace')
+  })
+}
