@@ -3,7 +3,7 @@ import fastifyAutoload from '@fastify/autoload'
 import fastifyEnv from '@fastify/env'
 import type { FastifyInstance, FastifyLoggerOptions, FastifyServerOptions } from 'fastify'
 import type { DestinationStream } from 'pino'
-import { configSchema, toConfigError, type Config } from './config.js'
+import { checkConfig, configSchema, toConfigError, type Config } from './config.js'
 import devIssuer from './dev-issuer/index.js'
 
 declare module 'fastify' {
@@ -37,6 +37,7 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
   } catch (err) {
     throw toConfigError(err as Error)
   }
+  checkConfig(fastify.config)
   fastify.log.level = fastify.config.LOG_LEVEL
 
   // Before the plugins: clerk-auth fetches the development issuer's keys when it starts.

@@ -1,7 +1,12 @@
+import { parsePemPublicKey } from '../plugins/clerk-auth/jwks.js'
+
 // The service's settings: one JSON schema read by @fastify/env (server) and env-schema (token CLI).
 export const configSchema = {
   type: 'object',
-  required: ['PORT', 'HOST', 'LOG_LEVEL', 'CLERK_CLOCK_SKEW_MS', 'CLERK_JWKS_TIMEOUT_MS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'],
+  required: [
+    'PORT', 'HOST', 'LOG_LEVEL', 'CLERK_CLOCK_SKEW_MS', 'CLERK_JWKS_TIMEOUT_MS', 'CLERK_JWKS_REFRESH_INTERVAL_MS',
+    'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS', 'CLERK_JWKS_MAX_STALE_MS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
+  ],
   properties: {
     NODE_ENV: { type: 'string', default: 'development' },
     HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
@@ -20,6 +25,10 @@ export const configSchema = {
     CLERK_AUTHORIZED_PARTIES: { type: 'string' },
     CLERK_CLOCK_SKEW_MS: { type: 'integer', minimum: 0, maximum: 300000, default: 5000 },
     CLERK_JWKS_TIMEOUT_MS: { type: 'integer', minimum: 1, maximum: 60000, default: 5000 },
+    CLERK_JWKS_REFRESH_INTERVAL_MS: { type: 'integer', minimum: 100, maximum: 86400000, default: 300000 },
+    CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS: { type: 'integer', minimum: 0, maximum: 3600000, default: 30000 },
+    CLERK_JWKS_MAX_STALE_MS: { type: 'integer', minimum: 0, maximum: 604800000, default: 86400000 },
+    CLERK_JWT_KEY: { type: 'string' },
     DEV_ISSUER_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3001 },
     DEV_ISSUER_DIR: { type: 'string', minLength: 1, default: '.dev-issuer' }
   }
@@ -34,6 +43,10 @@ export interface Config {
   CLERK_AUTHORIZED_PARTIES?: string
   CLERK_CLOCK_SKEW_MS: number
   CLERK_JWKS_TIMEOUT_MS: number
+  CLERK_JWKS_REFRESH_INTERVAL_MS: number
+  CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS: number
+  CLERK_JWKS_MAX_STALE_MS: number
+  CLERK_JWT_KEY?: string
   DEV_ISSUER_PORT: number
   DEV_ISSUER_DIR: string
 }
@@ -44,6 +57,10 @@ const hints: Record<string, string> = {
   CLERK_AUTHORIZED_PARTIES: 'must be a comma-separated list of origins, e.g. https://app.example.com,http://localhost:3000',
   CLERK_CLOCK_SKEW_MS: 'must be a whole number of milliseconds from 0 to 300000',
   CLERK_JWKS_TIMEOUT_MS: 'must be a whole number of milliseconds from 1 to 60000',
+  CLERK_JWKS_REFRESH_INTERVAL_MS: 'must be a whole number of milliseconds from 100 to 86400000',
+  CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS: 'must be a whole number of milliseconds from 0 to 3600000',
+  CLERK_JWKS_MAX_STALE_MS: 'must be a whole number of milliseconds from 0 to 604800000',
+  CLERK_JWT_KEY: 'must be your instance\'s RSA public key in PEM form, as the Clerk dashboard shows it (API keys > Show JWT public key > PEM)',
   PORT: 'must be a port number from 0 to 65535',
   DEV_ISSUER_PORT: 'must be a port number from 0 to 65535',
   LOG_LEVEL: 'must be one of fatal, error, warn, info, debug, trace, silent'
@@ -89,6 +106,30 @@ export function parseAuthorizedParties (value: string | undefined): string[] | u
 /** CLERK_ISSUER_URL, or undefined when it is unset or empty. */
 export function configuredIssuer (config: Pick<Config, 'CLERK_ISSUER_URL'>): string | undefined {
   return config.CLERK_ISSUER_URL === '' ? undefined : config.CLERK_ISSUER_URL
+}
+
+/** CLERK_JWT_KEY, or undefined when it is unset or blank. */
+export function configuredJwtKey (config: Pick<Config, 'CLERK_JWT_KEY'>): string | undefined {
+  return config.CLERK_JWT_KEY?.trim() === '' ? undefined : config.CLERK_JWT_KEY
+}
+
+/** Rules JSON schema cannot express; throws a ConfigError naming the first setting that breaks one. */
+export function checkConfig (config: Config): void {
+  parseAuthorizedParties(config.CLERK_AUTHORIZED_PARTIES)
+  const issuer = configuredIssuer(config)
+  const jwtKey = configuredJwtKey(config)
+  if (jwtKey !== undefined && parsePemPublicKey(jwtKey) === undefined) {
+    throw new ConfigError('CLERK_JWT_KEY', hints.CLERK_JWT_KEY as string)
+  }
+  if (jwtKey !== undefined && issuer === undefined) {
+    throw new ConfigError('CLERK_ISSUER_URL', 'is required with CLERK_JWT_KEY: it is the exact iss of your tokens')
+  }
+  if (issuer === undefined && config.NODE_ENV === 'production') {
+    throw new ConfigError(
+      'CLERK_ISSUER_URL',
+      'is required when NODE_ENV=production (the development issuer never runs in production): set it to your Clerk Frontend API URL'
+    )
+  }
 }
 
 /** The azp the development issuer puts in its tokens: the first allowed party, else a local Next.js app. */

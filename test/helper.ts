@@ -45,7 +45,9 @@ export function testKeys (): [SigningKey, SigningKey] {
   return sharedKeys as [SigningKey, SigningKey]
 }
 
-export type IssuerMode = 'ok' | 'error' | 'garbage' | 'hang'
+/** ok; error (HTTP 500); garbage (broken JSON); not-array ("keys" is an object); oversized (2 MiB, declared or chunked);
+ * hang (never answers); reset (drops the connection, as a host that is down). */
+export type IssuerMode = 'ok' | 'error' | 'garbage' | 'not-array' | 'oversized' | 'oversized-chunked' | 'hang' | 'reset'
 
 export interface TestIssuer {
   url: string
@@ -54,6 +56,8 @@ export interface TestIssuer {
   mode: IssuerMode
   /** JWKS requests seen. */
   requests: number
+  /** Requests the client gave up on before an answer (hang mode). */
+  aborted: number
   /** Valid Clerk v2 session claims for this issuer, with overrides (undefined removes a claim). */
   claims: (overrides?: Record<string, unknown>) => Record<string, unknown>
   /** Signs claims with the first published key (or another), under its kid unless the header says otherwise. */
@@ -68,6 +72,7 @@ export async function startIssuer (t: Test, keys: SigningKey[] = [testKeys()[0]]
     keys,
     mode: 'ok',
     requests: 0,
+    aborted: 0,
     claims (overrides = {}) {
       const claims: Record<string, unknown> = { ...sessionClaims({ issuer: issuer.url, sub: 'user_123', sid: 'sess_123', azp: 'http://localhost:3000' }), ...overrides }
       for (const name of Object.keys(claims)) if (claims[name] === undefined) delete claims[name]
@@ -85,13 +90,36 @@ export async function startIssuer (t: Test, keys: SigningKey[] = [testKeys()[0]]
       return
     }
     issuer.requests++
-    if (issuer.mode === 'hang') return
-    if (issuer.mode === 'error') {
-      res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"boom"}')
-      return
+    const jwks = JSON.stringify({ keys: issuer.keys.map((key) => key.publicJwk) })
+    const padding = 'x'.repeat(2 * 1024 * 1024)
+    switch (issuer.mode) {
+      case 'hang':
+        res.on('close', () => { if (!res.writableFinished) issuer.aborted++ })
+        return
+      case 'reset':
+        req.socket.destroy()
+        return
+      case 'error':
+        res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"boom"}')
+        return
+      case 'garbage':
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys": [')
+        return
+      case 'not-array':
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys": {"0": {}}}')
+        return
+      case 'oversized':
+        res.writeHead(200, { 'content-type': 'application/json' }).end(`${jwks.slice(0, -1)},"padding":"${padding}"}`)
+        return
+      case 'oversized-chunked':
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.write(`${jwks.slice(0, -1)},"padding":"`)
+        for (let i = 0; i < 32; i++) res.write(padding.slice(0, 64 * 1024))
+        res.end('"}')
+        return
+      default:
+        res.writeHead(200, { 'content-type': 'application/json' }).end(jwks)
     }
-    res.writeHead(200, { 'content-type': 'application/json' })
-    res.end(issuer.mode === 'garbage' ? '{"keys": [' : JSON.stringify({ keys: issuer.keys.map((key) => key.publicJwk) }))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   issuer.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`

@@ -69,7 +69,9 @@ const badSettings: Array<[string, Record<string, string>, RegExp]> = [
   ['an authorized party that is not an origin', { CLERK_AUTHORIZED_PARTIES: 'https://app.example.com/path' }, /^Invalid configuration: CLERK_AUTHORIZED_PARTIES /],
   ['a negative clock skew', { CLERK_CLOCK_SKEW_MS: '-1' }, /^Invalid configuration: CLERK_CLOCK_SKEW_MS /],
   ['an unknown log level', { LOG_LEVEL: 'loud' }, /^Invalid configuration: LOG_LEVEL /],
-  ['production without an issuer', { NODE_ENV: 'production' }, /^Invalid configuration: CLERK_ISSUER_URL is required when NODE_ENV=production/]
+  ['production without an issuer', { NODE_ENV: 'production' }, /^Invalid configuration: CLERK_ISSUER_URL is required when NODE_ENV=production/],
+  ['a CLERK_JWT_KEY that is not a public key', { CLERK_ISSUER_URL: 'https://clerk.example.com', CLERK_JWT_KEY: 'abc' }, /^Invalid configuration: CLERK_JWT_KEY /],
+  ['a refresh interval under 100 ms', { CLERK_JWKS_REFRESH_INTERVAL_MS: '5' }, /^Invalid configuration: CLERK_JWKS_REFRESH_INTERVAL_MS /]
 ]
 
 for (const [name, env, message] of badSettings) {

@@ -2,9 +2,10 @@ import fastifyCookie from '@fastify/cookie'
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { configuredIssuer, normalizeIssuer, parseAuthorizedParties } from '../../src/config.js'
+import { configuredIssuer, configuredJwtKey, normalizeIssuer, parseAuthorizedParties } from '../../src/config.js'
+import { parsePemPublicKey } from './jwks.js'
 import { authFromClaims, type ClerkAuth } from './auth-object.js'
-import { createJwksKeyStore } from './key-store.js'
+import { createJwksKeyStore, createStaticKeyStore } from './key-store.js'
 import { buildRefusalResponses, refusalForVerifyError, type RefusalCode, type RefusalResponse } from './refusals.js'
 import { checkClaims, checkHeader, type ClaimPolicy } from './token-checks.js'
 import { findToken } from './token-source.js'
@@ -19,8 +20,16 @@ export interface ClerkAuthOptions {
   authorizedParties?: string[]
   /** Clock skew tolerated on exp, nbf and iat, in milliseconds. */
   clockSkewMs?: number
-  /** How long a JWKS fetch may take before the caller gets 503. */
+  /** Networkless mode: the instance's PEM public key; no JWKS request is ever made. */
+  jwtKey?: string
+  /** A JWKS fetch that takes longer is aborted (default 5 s). */
   jwksTimeoutMs?: number
+  /** Background refresh of the key set (default 5 min). */
+  jwksRefreshIntervalMs?: number
+  /** At most one fetch per this period for tokens naming an unknown kid (default 30 s). */
+  unknownKidCooldownMs?: number
+  /** How long the last good key set serves while the issuer is unreachable (default 24 h). */
+  jwksMaxStaleMs?: number
   retryAfterSeconds?: number
   realm?: string
   /** The clock, in ms since the epoch; tests may pass their own. */
@@ -52,12 +61,19 @@ declare module 'fastify' {
 }
 
 /** Configuration for the app: the service's settings mapped to the plugin's options. */
-export const autoConfig = (fastify: FastifyInstance): ClerkAuthOptions => ({
-  issuer: configuredIssuer(fastify.config) ?? fastify.devIssuer?.url ?? '',
-  authorizedParties: parseAuthorizedParties(fastify.config.CLERK_AUTHORIZED_PARTIES),
-  clockSkewMs: fastify.config.CLERK_CLOCK_SKEW_MS,
-  jwksTimeoutMs: fastify.config.CLERK_JWKS_TIMEOUT_MS
-})
+export const autoConfig = (fastify: FastifyInstance): ClerkAuthOptions => {
+  const { config } = fastify
+  return {
+    issuer: configuredIssuer(config) ?? fastify.devIssuer?.url ?? '',
+    authorizedParties: parseAuthorizedParties(config.CLERK_AUTHORIZED_PARTIES),
+    clockSkewMs: config.CLERK_CLOCK_SKEW_MS,
+    jwtKey: configuredJwtKey(config),
+    jwksTimeoutMs: config.CLERK_JWKS_TIMEOUT_MS,
+    jwksRefreshIntervalMs: config.CLERK_JWKS_REFRESH_INTERVAL_MS,
+    unknownKidCooldownMs: config.CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS,
+    jwksMaxStaleMs: config.CLERK_JWKS_MAX_STALE_MS
+  }
+}
 
 async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): Promise<void> {
   if (options.issuer === '') throw new Error('clerk-auth needs an issuer')
@@ -70,7 +86,19 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     clockSkewMs
   }
   const refusals = buildRefusalResponses({ realm: options.realm ?? 'api', retryAfterSeconds: options.retryAfterSeconds ?? 5 })
-  const keyStore = createJwksKeyStore({ issuer, timeoutMs: options.jwksTimeoutMs ?? 5000, log: fastify.log })
+  const jwtKeyPem = options.jwtKey === undefined ? undefined : parsePemPublicKey(options.jwtKey)
+  if (options.jwtKey !== undefined && jwtKeyPem === undefined) throw new Error('clerk-auth: jwtKey is not an RSA public key in PEM form')
+  const keyStore = jwtKeyPem !== undefined
+    ? createStaticKeyStore(jwtKeyPem)
+    : createJwksKeyStore({
+      issuer,
+      timeoutMs: options.jwksTimeoutMs ?? 5000,
+      refreshIntervalMs: options.jwksRefreshIntervalMs ?? 300_000,
+      unknownKidCooldownMs: options.unknownKidCooldownMs ?? 30_000,
+      maxStaleMs: options.jwksMaxStaleMs ?? 86_400_000,
+      log: fastify.log,
+      now
+    })
   fastify.addHook('onClose', async () => keyStore.close())
 
   // Parsed only when there is no Authorization header.

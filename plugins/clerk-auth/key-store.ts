@@ -1,119 +1,142 @@
-import { createPublicKey, type JsonWebKey } from 'node:crypto'
-import buildGetJwks from 'get-jwks'
 import { RefusalError } from './refusals.js'
+import { fetchJson, parseJwks, type VerificationKey } from './jwks.js'
 
 export interface KeyStore {
-  /** The PEM of the issuer's RS256 key with this kid; throws RefusalError when there is none or it cannot be fetched. */
-  getKey: (kid: string) => Promise<string>
-  /** True once the issuer's key set has been fetched. */
+  /** The PEM of the issuer's key named kid; a known key is returned at once, without waiting on the network. */
+  getKey: (kid: string) => string | Promise<string>
+  /** True while a key set is loaded and not older than the allowed staleness. */
   isReady: () => boolean
   close: () => void
 }
 
-export interface KeyStoreOptions {
+interface Logger {
+  error: (obj: object, msg: string) => void
+  warn: (obj: object, msg: string) => void
+  info: (obj: object, msg: string) => void
+  debug: (obj: object, msg: string) => void
+}
+
+/** Networkless mode: one PEM from the Clerk dashboard, whatever kid the token names. No request is ever made. */
+export function createStaticKeyStore (pem: string): KeyStore {
+  return { getKey: () => pem, isReady: () => true, close: () => {} }
+}
+
+export interface JwksKeyStoreOptions {
   /** Keys come from `${issuer}/.well-known/jwks.json` and from nowhere else. */
   issuer: string
+  /** A fetch that takes longer is aborted. */
   timeoutMs: number
-  /** Delay before the first retry of a failed warm-up; doubles up to maxRetryMs. */
+  /** The key set is refetched in the background this often, so requests never wait for it. */
+  refreshIntervalMs: number
+  /** At most one fetch per this period is triggered by tokens naming an unknown kid. */
+  unknownKidCooldownMs: number
+  /** How long the last good key set keeps serving while the issuer cannot be reached. */
+  maxStaleMs: number
+  /** Largest JWKS document accepted. */
+  maxBytes?: number
+  /** First delay before retrying a failed fetch; doubles up to maxRetryMs. */
   minRetryMs?: number
   maxRetryMs?: number
-  log: { warn: (obj: object, msg: string) => void, info: (obj: object, msg: string) => void }
+  log: Logger
+  now?: () => number
 }
 
-interface Jwk { kid?: unknown, kty?: unknown, alg?: unknown, use?: unknown }
+/**
+ * The issuer's key set, fetched at start-up and kept fresh in the background. One fetch at a time;
+ * unknown kids trigger at most one fetch per cooldown; on failure the last good set keeps serving
+ * (up to maxStaleMs) and the failure is logged once, not per request.
+ */
+export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
+  const { issuer, log } = options
+  const now = options.now ?? Date.now
+  const url = `${issuer}/.well-known/jwks.json`
+  const maxBytes = options.maxBytes ?? 1024 * 1024
+  const minRetryMs = options.minRetryMs ?? 1000
+  const maxRetryMs = Math.min(options.maxRetryMs ?? 30_000, options.refreshIntervalMs)
 
-/** Rejects after ms: get-jwks's own timeout option does nothing on native fetch. */
-async function withTimeout<T> (promise: Promise<T>, ms: number): Promise<T> {
+  let keys = new Map<string, VerificationKey>()
+  let loadedAt = Number.NEGATIVE_INFINITY
+  let inFlight: Promise<void> | undefined
+  let lastKidTriggeredFetch = Number.NEGATIVE_INFINITY
+  let failing = false
+  let staleLogged = false
+  let retryMs = minRetryMs
   let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-function isUsableRsaKey (jwk: Jwk): boolean {
-  return jwk.kty === 'RSA' && typeof jwk.kid === 'string' &&
-    (jwk.alg === undefined || jwk.alg === 'RS256') && (jwk.use === undefined || jwk.use === 'sig')
-}
-
-/** get-jwks, bound to one issuer, warmed at start-up and retried in the background until it answers. */
-export function createJwksKeyStore (options: KeyStoreOptions): KeyStore {
-  const { issuer, timeoutMs, log } = options
-  const domain = `${issuer}/`
-  const jwksUrl = `${domain}.well-known/jwks.json`
-  const getJwks = buildGetJwks({ issuersWhitelist: [domain], max: 100, ttl: 5 * 60_000 })
-  // PEMs are built once per JWK object, not on every request.
-  const pems = new WeakMap<object, string>()
-  let ready = false
   let closed = false
-  let retryTimer: NodeJS.Timeout | undefined
-  let retryMs = options.minRetryMs ?? 1000
-  const maxRetryMs = options.maxRetryMs ?? 30_000
 
-  function pemOf (jwk: Jwk): string | undefined {
-    let pem = pems.get(jwk)
-    if (pem === undefined) {
-      if (!isUsableRsaKey(jwk)) return undefined
-      try {
-        pem = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' })
-          .export({ type: 'spki', format: 'pem' }) as string
-      } catch {
-        return undefined
-      }
-      pems.set(jwk, pem)
-    }
-    return pem
+  function isFresh (): boolean {
+    return keys.size > 0 && now() - loadedAt <= options.maxStaleMs
   }
 
-  async function warmUp (): Promise<void> {
+  function schedule (delayMs: number): void {
+    if (closed) return
+    clearTimeout(timer)
+    timer = setTimeout(() => { void refresh() }, delayMs)
+    timer.unref()
+  }
+
+  async function load (): Promise<void> {
     try {
-      const response = await fetch(jwksUrl, { signal: AbortSignal.timeout(timeoutMs) })
-      if (!response.ok) throw new Error(`HTTP ${response.status}`)
-      const body = await response.json() as { keys?: unknown }
-      if (!Array.isArray(body.keys)) throw new Error('the response has no keys array')
-      for (const jwk of body.keys as Jwk[]) {
-        if (jwk !== null && typeof jwk === 'object' && isUsableRsaKey(jwk)) {
-          getJwks.cache.set(getJwks.generateCacheKey('RS256', jwk.kid as string, domain), jwk as never)
-        }
+      const parsed = parseJwks(await fetchJson(url, { timeoutMs: options.timeoutMs, maxBytes }), keys)
+      const added = [...parsed.keys.keys()].filter((kid) => !keys.has(kid)).length
+      const removed = [...keys.keys()].filter((kid) => !parsed.keys.has(kid)).length
+      keys = parsed.keys
+      loadedAt = now()
+      retryMs = minRetryMs
+      staleLogged = false
+      if (failing || added > 0 || removed > 0) {
+        log.info({ issuer, keys: keys.size, added, removed, skipped: parsed.skipped }, 'Issuer signing keys loaded')
       }
-      ready = true
-      log.info({ issuer }, 'Issuer signing keys loaded')
+      failing = false
+      schedule(options.refreshIntervalMs)
     } catch (err) {
-      if (closed) return
-      log.warn({ issuer, reason: (err as Error).message, retryInMs: retryMs }, 'Cannot fetch the issuer signing keys yet; retrying')
-      retryTimer = setTimeout(() => { void warmUp() }, retryMs)
-      retryTimer.unref()
+      const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : (err as Error).message
+      if (!failing) {
+        failing = true
+        if (keys.size > 0) log.warn({ issuer, reason }, 'Cannot refresh the issuer signing keys; serving the last good set and retrying in the background')
+        else log.warn({ issuer, reason }, 'Cannot fetch the issuer signing keys; retrying in the background')
+      } else {
+        log.debug({ issuer, reason, retryInMs: retryMs }, 'Issuer signing keys still unavailable')
+      }
+      if (keys.size > 0 && !isFresh() && !staleLogged) {
+        staleLogged = true
+        log.error({ issuer, maxStaleMs: options.maxStaleMs }, 'The last good key set is too old; refusing tokens until the issuer answers')
+      }
+      schedule(retryMs)
       retryMs = Math.min(retryMs * 2, maxRetryMs)
     }
   }
-  void warmUp()
+
+  /** Starts a fetch unless one is already running; everyone waits on the same one. */
+  async function refresh (): Promise<void> {
+    if (closed) return
+    inFlight ??= load().finally(() => { inFlight = undefined })
+    await inFlight
+  }
+
+  async function lookUpUnknown (kid: string): Promise<string> {
+    if (inFlight === undefined && now() - lastKidTriggeredFetch >= options.unknownKidCooldownMs) {
+      lastKidTriggeredFetch = now()
+      void refresh()
+    }
+    if (inFlight !== undefined) await inFlight
+    const key = isFresh() ? keys.get(kid) : undefined
+    if (key !== undefined) return key.pem
+    throw new RefusalError(isFresh() ? 'token_key_unknown' : 'issuer_unavailable')
+  }
+
+  void refresh()
 
   return {
-    async getKey (kid) {
-      let jwk: Jwk
-      try {
-        jwk = await withTimeout(getJwks.getJwk({ domain, alg: 'RS256', kid }), timeoutMs)
-      } catch (err) {
-        const code = (err as { code?: string }).code
-        if (code === 'JWK_NOT_FOUND' || code === 'NO_JWKS') {
-          ready = true // the issuer answered; it just has no such key
-          throw new RefusalError('token_key_unknown', { cause: err })
-        }
-        throw new RefusalError('issuer_unavailable', { cause: err })
-      }
-      ready = true
-      const pem = pemOf(jwk)
-      if (pem === undefined) throw new RefusalError('token_key_unknown')
-      return pem
+    getKey (kid) {
+      const key = keys.get(kid)
+      if (key !== undefined && isFresh()) return key.pem
+      return lookUpUnknown(kid)
     },
-    isReady: () => ready,
+    isReady: isFresh,
     close () {
       closed = true
-      clearTimeout(retryTimer)
+      clearTimeout(timer)
     }
   }
 }

@@ -13,20 +13,14 @@ declare module 'fastify' {
 }
 
 /**
- * Without CLERK_ISSUER_URL (and outside production) runs a local issuer whose tokens go
+ * Without CLERK_ISSUER_URL runs a local issuer whose tokens go
  * through the very same JWKS verification as Clerk's: nothing is bypassed.
  */
 async function devIssuerPlugin (fastify: FastifyInstance): Promise<void> {
-  const { NODE_ENV, DEV_ISSUER_PORT, DEV_ISSUER_DIR } = fastify.config
+  const { DEV_ISSUER_PORT, DEV_ISSUER_DIR } = fastify.config
   if (configuredIssuer(fastify.config) !== undefined) {
     fastify.decorate('devIssuer', null)
     return
-  }
-  if (NODE_ENV === 'production') {
-    throw new ConfigError(
-      'CLERK_ISSUER_URL',
-      'is required when NODE_ENV=production (the development issuer never runs in production): set it to your Clerk Frontend API URL'
-    )
   }
   let issuer: DevIssuer
   try {

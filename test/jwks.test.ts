@@ -1,0 +1,74 @@
+import { generateKeyPairSync } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import { fetchJson, parseJwks, parsePemPublicKey } from '../plugins/clerk-auth/jwks.js'
+import { testKeys } from './helper.js'
+
+const [key, other] = testKeys()
+const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' })
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' })
+
+t.test('parseJwks keeps RSA signing keys with a kid, and nothing else', async (t) => {
+  const parsed = parseJwks({
+    keys: [
+      key.publicJwk,
+      { ...other.publicJwk, use: undefined, alg: undefined },
+      { ...rsa1024, kid: 'weak' },
+      { ...ec, kid: 'ec' },
+      { ...other.publicJwk, kid: 'enc', use: 'enc' },
+      { ...other.publicJwk, kid: 'rs512', alg: 'RS512' },
+      { ...other.publicJwk, kid: undefined },
+      { ...other.publicJwk, kid: 'broken', n: 'not-base64!' },
+      { ...other.publicJwk, kid: key.publicJwk.kid },
+      null,
+      'text'
+    ]
+  })
+  t.same([...parsed.keys.keys()], [key.publicJwk.kid, other.publicJwk.kid])
+  t.equal(parsed.skipped, 9)
+  t.match(parsed.keys.get(key.publicJwk.kid)?.pem, /^-----BEGIN PUBLIC KEY-----/)
+})
+
+t.test('parseJwks refuses documents without a usable key', async (t) => {
+  t.throws(() => parseJwks(null), /no "keys" array/)
+  t.throws(() => parseJwks({ keys: { 0: key.publicJwk } }), /no "keys" array/)
+  t.throws(() => parseJwks({ keys: [] }), /no usable RS256 signing key/)
+  t.throws(() => parseJwks({ keys: [{ ...ec, kid: 'ec' }] }), /no usable RS256 signing key/)
+})
+
+t.test('parseJwks builds each key once: a refresh reuses what it already has', async (t) => {
+  const first = parseJwks({ keys: [key.publicJwk, other.publicJwk] })
+  const second = parseJwks({ keys: [key.publicJwk, other.publicJwk] }, first.keys)
+  t.equal(second.keys.get(key.publicJwk.kid), first.keys.get(key.publicJwk.kid), 'the same object, not a rebuilt one')
+  const replaced = parseJwks({ keys: [{ ...other.publicJwk, kid: key.publicJwk.kid }] }, first.keys)
+  t.not(replaced.keys.get(key.publicJwk.kid), first.keys.get(key.publicJwk.kid), 'a different key under the same kid is rebuilt')
+  t.equal(replaced.keys.get(key.publicJwk.kid)?.pem, first.keys.get(other.publicJwk.kid)?.pem)
+})
+
+t.test('parsePemPublicKey takes the dashboard PEM, with real newlines or \\n escapes', async (t) => {
+  const pem = key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+  const publicPem = parseJwks({ keys: [key.publicJwk] }).keys.get(key.publicJwk.kid)?.pem as string
+  t.equal(parsePemPublicKey(publicPem), publicPem)
+  t.equal(parsePemPublicKey(publicPem.trim().replace(/\n/g, '\\n')), publicPem)
+  t.equal(parsePemPublicKey(pem), undefined, 'a private key is refused: it must never be configured here')
+  t.equal(parsePemPublicKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString()), undefined)
+  t.equal(parsePemPublicKey(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString()), undefined)
+  t.equal(parsePemPublicKey('-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----'), undefined)
+  t.equal(parsePemPublicKey('hello'), undefined)
+})
+
+t.test('fetchJson: redirects and non-2xx answers are failures', async (t) => {
+  const server = createServer((req, res) => {
+    if (req.url === '/redirect') res.writeHead(302, { location: '/ok' }).end()
+    else if (req.url === '/ok') res.writeHead(200, { 'content-type': 'application/json' }).end('{"a":1}')
+    else res.writeHead(404).end('{}')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  t.same(await fetchJson(`${base}/ok`, { timeoutMs: 1000, maxBytes: 100 }), { a: 1 })
+  await t.rejects(fetchJson(`${base}/redirect`, { timeoutMs: 1000, maxBytes: 100 }))
+  await t.rejects(fetchJson(`${base}/missing`, { timeoutMs: 1000, maxBytes: 100 }), /HTTP 404/)
+  await t.rejects(fetchJson(`${base}/ok`, { timeoutMs: 1000, maxBytes: 3 }), /larger than 3 bytes/)
+})

@@ -1,0 +1,172 @@
+// The key lifecycle against a real issuer over HTTP, counting the requests it sees.
+import { Writable } from 'node:stream'
+import t, { type Test } from 'tap'
+import { generateSigningKey } from '../src/dev-issuer/signing-key.js'
+import { buildApp, startIssuer, testKeys, waitFor, type Env, type TestIssuer } from './helper.js'
+
+const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
+
+function logLines (): { lines: string[], stream: Writable } {
+  const lines: string[] = []
+  return { lines, stream: new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } }) }
+}
+
+async function warmApp (t: Test, issuer: TestIssuer, env: Env = {}, logger?: Writable) {
+  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, ...env }, logger === undefined ? {} : { logger: { level: 'debug', stream: logger } })
+  await waitFor(() => app.clerkAuth.isReady())
+  const call = async (token: string) =>
+    await app.inject({ method: 'GET', url: '/rest-endpoints/1', headers: { authorization: `Bearer ${token}` } })
+  return { app, call }
+}
+
+t.test('once warm, requests never fetch keys', async (t) => {
+  const issuer = await startIssuer(t)
+  const { call } = await warmApp(t, issuer)
+  t.equal(issuer.requests, 1, 'one fetch at start-up')
+  const token = issuer.sign()
+  for (let i = 0; i < 200; i++) t.equal((await call(token)).statusCode, 200)
+  t.equal(issuer.requests, 1, 'still one fetch after 200 requests')
+})
+
+t.test('a flood of 100 distinct unknown kids costs at most 2 JWKS fetches in all', async (t) => {
+  const issuer = await startIssuer(t)
+  const { call } = await warmApp(t, issuer)
+  const tokens = Array.from({ length: 100 }, (_, i) => issuer.sign(undefined, { header: { kid: `ins_made_up_${i}` } }))
+  const answers = await Promise.all(tokens.map(call))
+  t.ok(answers.every((res) => res.statusCode === 401 && res.json().code === 'token_key_unknown'), 'every one is token_key_unknown')
+  // and a second wave, while cooling down, costs nothing at all
+  const again = await Promise.all(tokens.slice(0, 50).map(call))
+  t.ok(again.every((res) => res.json().code === 'token_key_unknown'))
+  t.ok(issuer.requests <= 2, `the issuer saw ${issuer.requests} fetches (at most 2: start-up and one for the flood)`)
+  t.equal(issuer.requests, 2)
+})
+
+t.test('rotation: a new key is accepted within the cooldown, a removed one stops after the next refresh', async (t) => {
+  const [oldKey] = testKeys()
+  const newKey = generateSigningKey()
+  const issuer = await startIssuer(t, [oldKey])
+  const { call } = await warmApp(t, issuer, { CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS: 500, CLERK_JWKS_REFRESH_INTERVAL_MS: 60_000 })
+
+  // An unknown kid starts a cooldown...
+  t.equal((await call(issuer.sign(undefined, { header: { kid: 'ins_nope' } }))).json().code, 'token_key_unknown')
+  // ...during which the issuer publishes its new key.
+  issuer.keys = [oldKey, newKey]
+  const rotated = issuer.sign(undefined, { key: newKey })
+  const published = Date.now()
+  t.equal((await call(rotated)).json().code, 'token_key_unknown', 'cooling down: refused at once, no fetch')
+  await waitFor(() => Date.now() - published > 500)
+  t.equal((await call(rotated)).statusCode, 200, 'accepted once the cooldown has passed')
+  t.equal((await call(issuer.sign(undefined, { key: oldKey }))).statusCode, 200, 'the old key still works while published')
+
+  // The issuer drops the old key; the next refresh (forced by an unknown kid here) removes it.
+  issuer.keys = [newKey]
+  await sleep(550)
+  t.equal((await call(issuer.sign(undefined, { header: { kid: 'ins_other' } }))).json().code, 'token_key_unknown')
+  t.equal((await call(issuer.sign(undefined, { key: oldKey }))).json().code, 'token_key_unknown', 'the removed key is refused')
+  t.equal((await call(rotated)).statusCode, 200)
+})
+
+t.test('a removed key stops being accepted after the next background refresh', async (t) => {
+  const [oldKey] = testKeys()
+  const newKey = generateSigningKey()
+  const issuer = await startIssuer(t, [oldKey, newKey])
+  const { call } = await warmApp(t, issuer, { CLERK_JWKS_REFRESH_INTERVAL_MS: 200 })
+  t.equal((await call(issuer.sign(undefined, { key: oldKey }))).statusCode, 200)
+  issuer.keys = [newKey]
+  const before = issuer.requests
+  await waitFor(() => issuer.requests > before)
+  await sleep(50)
+  t.equal((await call(issuer.sign(undefined, { key: oldKey }))).json().code, 'token_key_unknown')
+  t.equal((await call(issuer.sign(undefined, { key: newKey }))).statusCode, 200)
+})
+
+t.test('a 60 s outage after warm-up fails zero valid requests, and is logged once', async (t) => {
+  const issuer = await startIssuer(t)
+  const { lines, stream } = logLines()
+  const { app, call } = await warmApp(t, issuer, { CLERK_JWKS_REFRESH_INTERVAL_MS: 1000 }, stream)
+  issuer.mode = 'reset'
+  const outageStart = Date.now()
+  const fetchesBefore = issuer.requests
+  let sent = 0
+  let failed = 0
+  while (Date.now() - outageStart < 60_000) {
+    // tokens live 60 s: mint fresh ones as a frontend would
+    const res = await call(issuer.sign())
+    sent++
+    if (res.statusCode !== 200) failed++
+    await sleep(50)
+  }
+  const refreshAttempts = issuer.requests - fetchesBefore
+  t.equal(failed, 0, `${sent} valid requests during the outage, ${failed} failed`)
+  t.ok(refreshAttempts >= 3, `the service kept trying (${refreshAttempts} refresh attempts)`)
+  t.equal((await app.inject({ method: 'GET', url: '/ready' })).statusCode, 200, 'still ready on the last good set')
+  const warnings = lines.filter((line) => line.includes('Cannot refresh the issuer signing keys'))
+  t.equal(warnings.length, 1, 'the failure is logged once, not per request or per attempt')
+
+  issuer.mode = 'ok'
+  await waitFor(() => lines.some((line) => line.includes('Issuer signing keys loaded') && line.includes('"added":0')), 35_000)
+  t.equal((await call(issuer.sign())).statusCode, 200, 'recovers by itself')
+})
+
+t.test('a fetch that hangs is aborted at the timeout, and cached keys are unaffected', async (t) => {
+  const issuer = await startIssuer(t)
+  const { call } = await warmApp(t, issuer, { CLERK_JWKS_REFRESH_INTERVAL_MS: 200, CLERK_JWKS_TIMEOUT_MS: 300 })
+  issuer.mode = 'hang'
+  const hangFrom = issuer.requests
+  await waitFor(() => issuer.requests > hangFrom)
+  const hungAt = Date.now()
+  const res = await call(issuer.sign())
+  t.equal(res.statusCode, 200, 'a known key is served while the refresh hangs')
+  t.equal(issuer.aborted, 0, 'the hung fetch is still open')
+  await waitFor(() => issuer.aborted >= 1, 3000)
+  const abortedAfter = Date.now() - hungAt
+  t.ok(abortedAfter < 1500, `the client gave up after about ${abortedAfter} ms (timeout 300 ms)`)
+  t.equal((await call(issuer.sign())).statusCode, 200)
+})
+
+for (const mode of ['garbage', 'not-array', 'oversized', 'oversized-chunked', 'error', 'reset'] as const) {
+  t.test(`an issuer answering ${mode}: 503 before warm-up, the last good set after`, async (t) => {
+    const issuer = await startIssuer(t)
+    issuer.mode = mode
+    const cold = await buildApp(t, { CLERK_ISSUER_URL: issuer.url })
+    await waitFor(() => issuer.requests >= 1)
+    t.equal((await cold.inject({ method: 'GET', url: '/ready' })).statusCode, 503)
+    const refused = await cold.inject({ method: 'GET', url: '/rest-endpoints/1', headers: { authorization: `Bearer ${issuer.sign()}` } })
+    t.equal(refused.statusCode, 503)
+    t.equal(refused.json().code, 'issuer_unavailable')
+
+    issuer.mode = 'ok'
+    const { call } = await warmApp(t, issuer, { CLERK_JWKS_REFRESH_INTERVAL_MS: 100 })
+    issuer.mode = mode
+    const before = issuer.requests
+    await waitFor(() => issuer.requests >= before + 2)
+    t.equal((await call(issuer.sign())).statusCode, 200, 'served from the last good set')
+  })
+}
+
+t.test('the last good set expires after the maximum staleness, then the service recovers', async (t) => {
+  const issuer = await startIssuer(t)
+  const { app, call } = await warmApp(t, issuer, { CLERK_JWKS_REFRESH_INTERVAL_MS: 100, CLERK_JWKS_MAX_STALE_MS: 400 })
+  issuer.mode = 'error'
+  await sleep(600)
+  const res = await call(issuer.sign())
+  t.equal(res.statusCode, 503)
+  t.equal(res.json().code, 'issuer_unavailable')
+  t.equal((await app.inject({ method: 'GET', url: '/ready' })).statusCode, 503)
+  issuer.mode = 'ok'
+  await waitFor(() => app.clerkAuth.isReady(), 5000)
+  t.equal((await call(issuer.sign())).statusCode, 200)
+})
+
+t.test('an issuer down at start-up: ready flips and requests pass once it is up, without a restart', async (t) => {
+  const issuer = await startIssuer(t)
+  issuer.mode = 'reset'
+  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url })
+  const token = issuer.sign()
+  t.equal((await app.inject({ method: 'GET', url: '/ready' })).statusCode, 503)
+  await sleep(300)
+  issuer.mode = 'ok'
+  await waitFor(() => app.clerkAuth.isReady(), 10_000)
+  t.equal((await app.inject({ method: 'GET', url: '/ready' })).statusCode, 200)
+  t.equal((await app.inject({ method: 'GET', url: '/rest-endpoints/1', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
+})
