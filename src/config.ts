@@ -5,7 +5,7 @@ export const configSchema = {
   type: 'object',
   required: [
     'PORT', 'HOST', 'LOG_LEVEL', 'CLERK_CLOCK_SKEW_MS', 'CLERK_JWKS_TIMEOUT_MS', 'CLERK_JWKS_REFRESH_INTERVAL_MS',
-    'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS', 'CLERK_JWKS_MAX_STALE_MS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
+    'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS', 'CLERK_JWKS_MAX_STALE_MS', 'CLERK_ACCEPT_PENDING_SESSIONS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
   ],
   properties: {
     NODE_ENV: { type: 'string', default: 'development' },
@@ -29,6 +29,7 @@ export const configSchema = {
     CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS: { type: 'integer', minimum: 0, maximum: 3600000, default: 30000 },
     CLERK_JWKS_MAX_STALE_MS: { type: 'integer', minimum: 0, maximum: 604800000, default: 86400000 },
     CLERK_JWT_KEY: { type: 'string' },
+    CLERK_ACCEPT_PENDING_SESSIONS: { type: 'boolean', default: false },
     DEV_ISSUER_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3001 },
     DEV_ISSUER_DIR: { type: 'string', minLength: 1, default: '.dev-issuer' }
   }
@@ -47,6 +48,7 @@ export interface Config {
   CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS: number
   CLERK_JWKS_MAX_STALE_MS: number
   CLERK_JWT_KEY?: string
+  CLERK_ACCEPT_PENDING_SESSIONS: boolean
   DEV_ISSUER_PORT: number
   DEV_ISSUER_DIR: string
 }
@@ -56,6 +58,7 @@ const hints: Record<string, string> = {
     'must be your Clerk Frontend API URL, e.g. https://your-app.clerk.accounts.dev (plain http only for a loopback host)',
   CLERK_AUTHORIZED_PARTIES: 'must be a comma-separated list of origins, e.g. https://app.example.com,http://localhost:3000',
   CLERK_CLOCK_SKEW_MS: 'must be a whole number of milliseconds from 0 to 300000',
+  CLERK_ACCEPT_PENDING_SESSIONS: 'must be true or false',
   CLERK_JWKS_TIMEOUT_MS: 'must be a whole number of milliseconds from 1 to 60000',
   CLERK_JWKS_REFRESH_INTERVAL_MS: 'must be a whole number of milliseconds from 100 to 86400000',
   CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS: 'must be a whole number of milliseconds from 0 to 3600000',

@@ -25,7 +25,9 @@ export interface BuildOptions {
 export async function buildApp (t: Test, env: Env, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(options.logger ?? false))
   app.register(fp(serviceApp), { env })
-  options.extend?.(app)
+  // as a plugin of its own, after the app's plugins, the way a user's routes would be added
+  const { extend } = options
+  if (extend !== undefined) app.register(async (instance) => extend(instance))
   t.teardown(async () => await app.close())
   await app.ready()
   return app

@@ -18,6 +18,13 @@ t.test('checkHeader', async (t) => {
   t.equal(checkHeader({ alg: 'RS256', kid: 'ins_1', typ: 'JWS' }), 'token_header_invalid')
   t.equal(checkHeader({ alg: 'RS256', kid: '' }), 'token_key_unknown')
   t.equal(checkHeader({ alg: 'RS256', kid: 7 }), 'token_key_unknown')
+  t.equal(checkHeader({ alg: 'RS256', kid: 'ins_1', cat: 'cl_B7d4PD333AAA' }), 'token_not_session', 'a machine token')
+})
+
+t.test('checkClaims session status', async (t) => {
+  t.equal(checkClaims({ ...valid, sts: 'pending' }, policy, NOW), 'session_pending')
+  t.equal(checkClaims({ ...valid, sts: 'pending' }, { ...policy, acceptPendingSessions: true }, NOW), undefined)
+  t.equal(checkClaims({ ...valid, sts: 'active' }, policy, NOW), undefined)
 })
 
 t.test('checkClaims boundaries (skew 5 s)', async (t) => {

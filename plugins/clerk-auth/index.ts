@@ -4,13 +4,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { configuredIssuer, configuredJwtKey, normalizeIssuer, parseAuthorizedParties } from '../../src/config.js'
 import { parsePemPublicKey } from './jwks.js'
-import { authFromClaims, type ClerkAuth } from './auth-object.js'
+import { authFromClaims, unmetRequirements, type AuthRequirement, type ClerkAuth } from './auth-object.js'
+import { forbiddenMessage, missingPart, requirementProblem } from './authorization.js'
 import { createJwksKeyStore, createStaticKeyStore } from './key-store.js'
 import { buildRefusalResponses, refusalForVerifyError, type RefusalCode, type RefusalResponse } from './refusals.js'
 import { checkClaims, checkHeader, type ClaimPolicy } from './token-checks.js'
 import { findToken } from './token-source.js'
 
-export type { ClerkAuth } from './auth-object.js'
+export type { AuthRequirement, ClerkAuth } from './auth-object.js'
 export type { RefusalCode } from './refusals.js'
 
 export interface ClerkAuthOptions {
@@ -20,6 +21,8 @@ export interface ClerkAuthOptions {
   authorizedParties?: string[]
   /** Clock skew tolerated on exp, nbf and iat, in milliseconds. */
   clockSkewMs?: number
+  /** Accept sessions whose status is pending (off by default, as in Clerk). */
+  acceptPendingSessions?: boolean
   /** Networkless mode: the instance's PEM public key; no JWKS request is ever made. */
   jwtKey?: string
   /** A JWKS fetch that takes longer is aborted (default 5 s). */
@@ -43,6 +46,8 @@ export interface ClerkAuthDecorator {
   refusalFor: (code: RefusalCode) => RefusalResponse
   /** Whether the issuer's keys are loaded. */
   isReady: () => boolean
+  /** What the caller lacks of requirement (empty when it is met). */
+  unmet: (auth: ClerkAuth, requirement: AuthRequirement) => Array<keyof AuthRequirement>
 }
 
 declare module 'fastify' {
@@ -57,6 +62,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Skip authentication for this route. */
     public?: boolean
+    /** What an authenticated caller must have; otherwise 403 forbidden. */
+    auth?: AuthRequirement
   }
 }
 
@@ -67,6 +74,7 @@ export const autoConfig = (fastify: FastifyInstance): ClerkAuthOptions => {
     issuer: configuredIssuer(config) ?? fastify.devIssuer?.url ?? '',
     authorizedParties: parseAuthorizedParties(config.CLERK_AUTHORIZED_PARTIES),
     clockSkewMs: config.CLERK_CLOCK_SKEW_MS,
+    acceptPendingSessions: config.CLERK_ACCEPT_PENDING_SESSIONS,
     jwtKey: configuredJwtKey(config),
     jwksTimeoutMs: config.CLERK_JWKS_TIMEOUT_MS,
     jwksRefreshIntervalMs: config.CLERK_JWKS_REFRESH_INTERVAL_MS,
@@ -83,7 +91,8 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
   const policy: ClaimPolicy = {
     issuer,
     authorizedParties: options.authorizedParties === undefined ? undefined : new Set(options.authorizedParties),
-    clockSkewMs
+    clockSkewMs,
+    acceptPendingSessions: options.acceptPendingSessions
   }
   const refusals = buildRefusalResponses({ realm: options.realm ?? 'api', retryAfterSeconds: options.retryAfterSeconds ?? 5 })
   const jwtKeyPem = options.jwtKey === undefined ? undefined : parsePemPublicKey(options.jwtKey)
@@ -151,13 +160,42 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     return reply.code(response.statusCode).headers(response.headers).type('application/json; charset=utf-8').send(response.body)
   }
 
-  fastify.decorate('clerkAuth', { authenticate, refusalFor: (code) => refusals[code], isReady: keyStore.isReady })
+  function forbid (reply: FastifyReply, requirement: AuthRequirement, unmet: Array<keyof AuthRequirement>): FastifyReply {
+    reply.request.log.debug({ code: 'forbidden', unmet }, 'request forbidden')
+    return reply.code(403).send({
+      statusCode: 403,
+      error: 'Forbidden',
+      code: 'forbidden',
+      message: forbiddenMessage(requirement, unmet),
+      missing: missingPart(requirement, unmet)
+    })
+  }
+
+  fastify.decorate('clerkAuth', {
+    authenticate,
+    refusalFor: (code: RefusalCode) => refusals[code],
+    isReady: keyStore.isReady,
+    unmet: unmetRequirements
+  })
+
+  // A route's requirement is checked once, when it is declared: a typo fails start-up, not a request.
+  fastify.addHook('onRoute', (route) => {
+    const requirement = route.config?.auth
+    if (requirement === undefined) return
+    const problem = requirementProblem(requirement)
+    if (problem !== undefined) throw new Error(`Route ${route.method.toString()} ${route.url}: config.auth ${problem}`)
+    if (route.config?.public === true) throw new Error(`Route ${route.method.toString()} ${route.url}: a public route cannot require config.auth`)
+  })
 
   // Every route is protected unless its config says public; runs before the body is read.
   fastify.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.config.public === true) return
+    const { config } = request.routeOptions
+    if (config.public === true) return
     const result = await authenticate(request)
     if (typeof result === 'string') return refuse(reply, result)
+    if (config.auth === undefined) return
+    const unmet = unmetRequirements(result, config.auth)
+    if (unmet.length > 0) return forbid(reply, config.auth, unmet)
   })
 }
 

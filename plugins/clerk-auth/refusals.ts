@@ -15,6 +15,8 @@ export type RefusalCode =
   | 'token_issuer_invalid'
   | 'token_unauthorized_party'
   | 'token_claims_invalid'
+  | 'token_not_session'
+  | 'session_pending'
   | 'issuer_unavailable'
 
 interface RefusalText {
@@ -73,6 +75,14 @@ export const refusalTexts: Record<RefusalCode, RefusalText> = {
   token_claims_invalid: {
     message: 'The session token lacks a required claim or has one of the wrong type (iss, sub, sid, exp, iat, nbf).',
     description: 'invalid claims'
+  },
+  token_not_session: {
+    message: 'Only session tokens are accepted here, not machine (M2M) tokens.',
+    description: 'not a session token'
+  },
+  session_pending: {
+    message: 'The session is pending: it still has a task to finish (for example choosing an organization).',
+    description: 'session pending'
   },
   issuer_unavailable: {
     message: "The issuer's signing keys cannot be fetched right now; retry shortly."

@@ -1,5 +1,8 @@
 import type { RefusalCode } from './refusals.js'
 
+// Clerk's header category for machine-to-machine tokens: never a session.
+const MACHINE_TOKEN_CATEGORY = 'cl_B7d4PD333AAA'
+
 // Header parameters that would let a token bring its own key.
 const KEY_CARRYING_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const
 
@@ -12,6 +15,7 @@ export function checkHeader (header: Record<string, unknown>): RefusalCode | und
   for (const name of KEY_CARRYING_HEADERS) {
     if (Object.hasOwn(header, name)) return 'token_header_invalid'
   }
+  if (header.cat === MACHINE_TOKEN_CATEGORY) return 'token_not_session'
   if (typeof header.kid !== 'string' || header.kid === '') return 'token_key_unknown'
   return undefined
 }
@@ -22,6 +26,8 @@ export interface ClaimPolicy {
   /** Allowed azp origins; when set, azp is required. */
   authorizedParties?: ReadonlySet<string>
   clockSkewMs: number
+  /** Accept sessions whose sts is pending (Clerk treats them as signed out by default). */
+  acceptPendingSessions?: boolean
 }
 
 function isNonEmptyString (value: unknown): value is string {
@@ -50,5 +56,6 @@ export function checkClaims (payload: Record<string, unknown>, policy: ClaimPoli
   if (policy.authorizedParties !== undefined && (typeof azp !== 'string' || !policy.authorizedParties.has(azp))) {
     return 'token_unauthorized_party'
   }
+  if (payload.sts === 'pending' && policy.acceptPendingSessions !== true) return 'session_pending'
   return undefined
 }

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import mercurius, { type MercuriusOptions } from 'mercurius'
 import type { RefusalCode } from '../clerk-auth/index.js'
 import { refusalTexts } from '../clerk-auth/refusals.js'
+import { applyAuthDirective } from './auth-directive.js'
 import { isIntrospectionOnly } from './introspection.js'
 import { resolvers, schema } from './schema.js'
 
@@ -30,7 +31,14 @@ async function graphql (fastify: FastifyInstance): Promise<void> {
     route.config = { ...route.config, public: true }
   })
 
-  await fastify.register(mercurius, { schema, resolvers, path: '/graphql', graphiql: true, errorFormatter })
+  await fastify.register(mercurius, {
+    schema,
+    resolvers,
+    schemaTransforms: [applyAuthDirective],
+    path: '/graphql',
+    graphiql: true,
+    errorFormatter
+  })
 
   fastify.graphql.addHook('preExecution', async (_schema, document, context) => {
     if (isIntrospectionOnly(document)) return

@@ -1,14 +1,46 @@
-import type { IResolvers } from 'mercurius'
+import type { IResolvers, MercuriusContext } from 'mercurius'
+import { authDirectiveTypeDefs } from './auth-directive.js'
 
 export const schema = /* GraphQL */ `
+  ${authDirectiveTypeDefs}
+
   type Query {
     "Answers with the id it was given; needs a valid session token."
     pingOne(id: String!): String!
+    "An organization-scoped ping: needs the org:pings:read permission."
+    orgPing(id: String!): String @auth(permission: "org:pings:read")
+    "What the backend sees of the caller."
+    me: Me!
+  }
+
+  "Who is impersonating the user, during impersonation."
+  type Actor {
+    sub: String!
+  }
+
+  "The caller, as their Clerk session token says."
+  type Me {
+    userId: String!
+    sessionId: String!
+    sessionStatus: String!
+    actor: Actor
+    orgId: String
+    orgRole: String
+    orgSlug: String
+    orgPermissions: [String!]
+    "[minutes since first factor, minutes since second factor], -1 when not enrolled"
+    factorVerificationAge: [Int!]
   }
 `
 
 export const resolvers: IResolvers = {
   Query: {
-    pingOne: (_root: unknown, { id }: { id: string }) => `GraphQL Ping #${id}!`
+    pingOne: (_root: unknown, { id }: { id: string }) => `GraphQL Ping #${id}!`,
+    orgPing: (_root: unknown, { id }: { id: string }, context: MercuriusContext) => {
+      const auth = context.reply.request.auth
+      return `Org Ping #${id} for ${auth?.orgSlug ?? auth?.orgId ?? ''}!`
+    },
+    // Operations other than introspection run only once authenticated (preExecution).
+    me: (_root: unknown, _args: unknown, context: MercuriusContext) => context.reply.request.auth
   }
 }
