@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import fastifyAutoload from '@fastify/autoload'
 import fastifyEnv from '@fastify/env'
-import type { FastifyInstance, FastifyLoggerOptions, FastifyServerOptions } from 'fastify'
+import { LogController, type FastifyInstance, type FastifyLoggerOptions, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { DestinationStream } from 'pino'
 import { checkConfig, configSchema, toConfigError, type Config } from './config.js'
 import devIssuer from './dev-issuer/index.js'
@@ -20,10 +20,23 @@ export interface AppOptions {
 // Tokens travel in these headers: no log line may carry them, whatever serializer is in use.
 const redact = { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'], censor: '[redacted]' }
 
+/**
+ * Fastify's two lines per request cost more than answering from the verification cache: they are
+ * off the hot path (plugins/request-log.ts writes one with LOG_REQUESTS=true). Errors are still logged.
+ */
+class ErrorsOnlyLogController extends LogController {
+  override incomingRequest (): void {}
+
+  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error !== null && error !== undefined) super.requestCompleted(error, request, reply)
+  }
+}
+
 /** Fastify's own options, shared by the server and the tests so both build the same app. */
 export function serverOptions (logger: false | FastifyLoggerOptions & { stream?: DestinationStream }): FastifyServerOptions {
   return {
     logger: logger === false ? false : { ...logger, redact },
+    logController: new ErrorsOnlyLogController(),
     return503OnClosing: true,
     forceCloseConnections: 'idle'
   }

@@ -5,7 +5,8 @@ export const configSchema = {
   type: 'object',
   required: [
     'PORT', 'HOST', 'LOG_LEVEL', 'CLERK_CLOCK_SKEW_MS', 'CLERK_JWKS_TIMEOUT_MS', 'CLERK_JWKS_REFRESH_INTERVAL_MS',
-    'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS', 'CLERK_JWKS_MAX_STALE_MS', 'CLERK_ACCEPT_PENDING_SESSIONS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
+    'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS', 'CLERK_JWKS_MAX_STALE_MS', 'CLERK_ACCEPT_PENDING_SESSIONS',
+    'CLERK_VERIFICATION_CACHE_SIZE', 'LOG_REQUESTS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
   ],
   properties: {
     NODE_ENV: { type: 'string', default: 'development' },
@@ -30,6 +31,9 @@ export const configSchema = {
     CLERK_JWKS_MAX_STALE_MS: { type: 'integer', minimum: 0, maximum: 604800000, default: 86400000 },
     CLERK_JWT_KEY: { type: 'string' },
     CLERK_ACCEPT_PENDING_SESSIONS: { type: 'boolean', default: false },
+    CLERK_VERIFICATION_CACHE_SIZE: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
+    LOG_REQUESTS: { type: 'boolean', default: false },
+    WORKERS: { type: 'string', pattern: '^(auto|[1-9][0-9]{0,2})$', default: '1' },
     DEV_ISSUER_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3001 },
     DEV_ISSUER_DIR: { type: 'string', minLength: 1, default: '.dev-issuer' }
   }
@@ -49,6 +53,9 @@ export interface Config {
   CLERK_JWKS_MAX_STALE_MS: number
   CLERK_JWT_KEY?: string
   CLERK_ACCEPT_PENDING_SESSIONS: boolean
+  CLERK_VERIFICATION_CACHE_SIZE: number
+  LOG_REQUESTS: boolean
+  WORKERS: string
   DEV_ISSUER_PORT: number
   DEV_ISSUER_DIR: string
 }
@@ -59,6 +66,9 @@ const hints: Record<string, string> = {
   CLERK_AUTHORIZED_PARTIES: 'must be a comma-separated list of origins, e.g. https://app.example.com,http://localhost:3000',
   CLERK_CLOCK_SKEW_MS: 'must be a whole number of milliseconds from 0 to 300000',
   CLERK_ACCEPT_PENDING_SESSIONS: 'must be true or false',
+  CLERK_VERIFICATION_CACHE_SIZE: 'must be a whole number from 1 to 1000000',
+  LOG_REQUESTS: 'must be true or false',
+  WORKERS: 'must be auto or a number of processes from 1 to 999',
   CLERK_JWKS_TIMEOUT_MS: 'must be a whole number of milliseconds from 1 to 60000',
   CLERK_JWKS_REFRESH_INTERVAL_MS: 'must be a whole number of milliseconds from 100 to 86400000',
   CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS: 'must be a whole number of milliseconds from 0 to 3600000',

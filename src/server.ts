@@ -1,38 +1,80 @@
+import cluster from 'node:cluster'
+import { availableParallelism } from 'node:os'
 import closeWithGrace from 'close-with-grace'
+import envSchema from 'env-schema'
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import serviceApp, { serverOptions } from './app.js'
-
-// LOG_LEVEL is applied by the app once the settings are validated.
-const app = Fastify(serverOptions({ level: 'info' }))
-app.register(fp(serviceApp))
+import { configSchema, toConfigError, type Config } from './config.js'
 
 function exitWith (message: string): never {
   process.stderr.write(`${message}\n`)
   process.exit(1)
 }
 
-try {
-  await app.ready()
-} catch (err) {
-  // A bad setting is the operator's to fix: one line that names it, no stack trace.
-  if ((err as Error).name === 'ConfigError') exitWith((err as Error).message)
-  app.log.fatal({ err }, 'start-up failed')
-  process.exit(1)
+/** WORKERS=auto or N > 1: one process per core sharing the port, each with its own warm key set and cache. */
+function workerCount (): number {
+  let config: Config
+  try {
+    config = envSchema<Config>({ schema: configSchema, dotenv: true })
+  } catch (err) {
+    exitWith(toConfigError(err as Error).message)
+  }
+  return config.WORKERS === 'auto' ? availableParallelism() : Number(config.WORKERS)
 }
 
-closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
-  if (err !== undefined) app.log.error({ err }, 'closing after an unexpected error')
-  else app.log.info({ signal }, 'closing')
-  await app.close()
-})
-
-try {
-  await app.listen({ host: app.config.HOST, port: app.config.PORT })
-} catch (err) {
-  if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-    await app.close()
-    exitWith(`Cannot listen: port ${app.config.PORT} on ${app.config.HOST} is already in use (set PORT to another one).`)
+async function runPrimary (workers: number): Promise<void> {
+  let stopping = false
+  const fork = (): void => { cluster.fork() }
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return
+    process.stderr.write(`worker ${worker.process.pid ?? '?'} exited (${signal ?? code}); starting another\n`)
+    setTimeout(fork, 1000).unref()
+  })
+  for (let i = 0; i < workers; i++) fork()
+  const stop = (): void => {
+    stopping = true
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM')
   }
-  throw err
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+}
+
+async function runServer (): Promise<void> {
+  // LOG_LEVEL is applied by the app once the settings are validated.
+  const app = Fastify(serverOptions({ level: 'info' }))
+  app.register(fp(serviceApp))
+
+  try {
+    await app.ready()
+  } catch (err) {
+    // A bad setting is the operator's to fix: one line that names it, no stack trace.
+    if ((err as Error).name === 'ConfigError') exitWith((err as Error).message)
+    app.log.fatal({ err }, 'start-up failed')
+    process.exit(1)
+  }
+
+  closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
+    if (err !== undefined) app.log.error({ err }, 'closing after an unexpected error')
+    else app.log.info({ signal }, 'closing')
+    await app.close()
+  })
+
+  try {
+    await app.listen({ host: app.config.HOST, port: app.config.PORT })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      await app.close()
+      exitWith(`Cannot listen: port ${app.config.PORT} on ${app.config.HOST} is already in use (set PORT to another one).`)
+    }
+    throw err
+  }
+}
+
+if (cluster.isPrimary) {
+  const workers = workerCount()
+  if (workers > 1) await runPrimary(workers)
+  else await runServer()
+} else {
+  await runServer()
 }

@@ -4,18 +4,11 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { buildApp, tempDir, waitFor } from './helper.js'
+import { buildApp, freePort, tempDir, waitFor } from './helper.js'
 
 const run = promisify(execFile)
 const MINT_CLI = join(import.meta.dirname, '../dist/src/dev-issuer/mint-token.js')
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 t.test('with no CLERK_ISSUER_URL the built-in issuer starts and its tokens pass the same JWKS path', async (t) => {
   const dir = tempDir(t)

@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import t from 'tap'
 import { mintDevToken } from '../src/dev-issuer/dev-issuer.js'
 import { loadOrCreateSigningKey } from '../src/dev-issuer/signing-key.js'
-import { tempDir } from './helper.js'
+import { freePort, tempDir } from './helper.js'
+
 
 const SERVER = join(import.meta.dirname, '../dist/src/server.js')
 
@@ -62,6 +63,23 @@ t.test('the server starts with no Clerk account, serves on a socket, and shuts d
   t.equal(server.stderr(), '')
 })
 
+t.test('WORKERS=2: two processes share the port and stop together', async (t) => {
+  const dir = tempDir(t)
+  const [port, issuerPort] = [await freePort(), await freePort()]
+  const server = startServer({ PORT: String(port), DEV_ISSUER_PORT: String(issuerPort), DEV_ISSUER_DIR: dir, WORKERS: '2' }, dir)
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  await waitForLine(server.stdout, /(Server listening at[\s\S]*){2}/)
+  const pids = new Set([...server.stdout().matchAll(/"pid":(\d+)[^\n]*Server listening/g)].map((match) => match[1]))
+  t.equal(pids.size, 2, 'two worker processes')
+  const token = mintDevToken(loadOrCreateSigningKey(dir), `http://127.0.0.1:${issuerPort}`, { sub: 'user_workers', azp: 'http://localhost:3000' })
+  for (let i = 0; i < 10; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/rest-endpoints/${i}`, { headers: { authorization: `Bearer ${token}` } })
+    t.equal(await res.text(), `REST Ping #${i}!`)
+  }
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+})
+
 const badSettings: Array<[string, Record<string, string>, RegExp]> = [
   ['a non-numeric PORT', { PORT: 'abc' }, /^Invalid configuration: PORT /],
   ['a plain-http remote issuer', { CLERK_ISSUER_URL: 'http://clerk.example.com' }, /^Invalid configuration: CLERK_ISSUER_URL /],
@@ -71,6 +89,7 @@ const badSettings: Array<[string, Record<string, string>, RegExp]> = [
   ['an unknown log level', { LOG_LEVEL: 'loud' }, /^Invalid configuration: LOG_LEVEL /],
   ['production without an issuer', { NODE_ENV: 'production' }, /^Invalid configuration: CLERK_ISSUER_URL is required when NODE_ENV=production/],
   ['a CLERK_JWT_KEY that is not a public key', { CLERK_ISSUER_URL: 'https://clerk.example.com', CLERK_JWT_KEY: 'abc' }, /^Invalid configuration: CLERK_JWT_KEY /],
+  ['an unknown WORKERS value', { WORKERS: 'many' }, /^Invalid configuration: WORKERS /],
   ['a refresh interval under 100 ms', { CLERK_JWKS_REFRESH_INTERVAL_MS: '5' }, /^Invalid configuration: CLERK_JWKS_REFRESH_INTERVAL_MS /]
 ]
 

@@ -1,20 +1,31 @@
 import t from 'tap'
-import { MAX_TOKEN_LENGTH, findToken } from '../plugins/clerk-auth/token-source.js'
+import { MAX_TOKEN_LENGTH, findToken, isWellFormed } from '../plugins/clerk-auth/token-source.js'
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln'
-const noCookie = (): undefined => undefined
+const noCookie = undefined
+const readCookie = (header: string): string | undefined => /__session=([^;]*)/.exec(header)?.[1]
 
 t.test('findToken', async (t) => {
-  t.same(findToken(`Bearer ${TOKEN}`, noCookie), { token: TOKEN })
-  t.same(findToken(`bearer   ${TOKEN}  `, noCookie), { token: TOKEN }, 'extra spaces are tolerated')
-  t.same(findToken(`Bearer\t${TOKEN}`, noCookie), { token: TOKEN })
-  t.same(findToken(undefined, () => TOKEN), { token: TOKEN })
-  t.same(findToken(undefined, noCookie), { refusal: 'token_missing' })
-  t.same(findToken('Bearer', () => TOKEN), { refusal: 'token_missing' }, 'a header without a token does not fall back to the cookie')
-  t.same(findToken(`Token ${TOKEN}`, () => TOKEN), { refusal: 'token_scheme_invalid' }, 'another scheme is refused even with a cookie')
-  t.same(findToken(`Bearer${TOKEN}`, noCookie), { refusal: 'token_scheme_invalid' })
-  t.same(findToken(`Bearer ${TOKEN} extra`, noCookie), { refusal: 'token_malformed' })
-  t.same(findToken(`Bearer ${TOKEN}.more`, noCookie), { refusal: 'token_malformed' })
-  t.same(findToken('Bearer a.b.c', noCookie), { token: 'a.b.c' }, 'shape only: decoding decides the rest')
-  t.same(findToken(`Bearer a.${'b'.repeat(MAX_TOKEN_LENGTH)}.c`, noCookie), { refusal: 'token_malformed' })
+  t.same(findToken(`Bearer ${TOKEN}`, noCookie, readCookie), { token: TOKEN })
+  t.same(findToken(`bearer   ${TOKEN}  `, noCookie, readCookie), { token: TOKEN }, 'extra spaces are tolerated')
+  t.same(findToken(`Bearer\t${TOKEN}`, noCookie, readCookie), { token: TOKEN })
+  t.same(findToken(undefined, `__session=${TOKEN}`, readCookie), { token: TOKEN })
+  t.same(findToken(undefined, noCookie, readCookie), { refusal: 'token_missing' })
+  t.same(findToken(undefined, 'theme=dark', readCookie), { refusal: 'token_missing' }, 'cookies without __session')
+  t.same(findToken('Bearer', `__session=${TOKEN}`, readCookie), { refusal: 'token_missing' }, 'a header without a token does not fall back to the cookie')
+  t.same(findToken(`Token ${TOKEN}`, `__session=${TOKEN}`, readCookie), { refusal: 'token_scheme_invalid' }, 'another scheme is refused even with a cookie')
+  t.same(findToken(`Bearer${TOKEN}`, noCookie, readCookie), { refusal: 'token_scheme_invalid' })
+  t.same(findToken('Bearerx abc', noCookie, readCookie), { refusal: 'token_scheme_invalid' })
+  t.same(findToken('Bear', noCookie, readCookie), { refusal: 'token_scheme_invalid' })
+  t.same(findToken('Bearer   ', noCookie, readCookie), { refusal: 'token_missing' })
+})
+
+t.test('isWellFormed', async (t) => {
+  t.ok(isWellFormed(TOKEN))
+  t.ok(isWellFormed('a.b.c'), 'shape only: decoding decides the rest')
+  t.ok(isWellFormed('a.b.'), 'an empty signature, so that alg none is named later')
+  t.notOk(isWellFormed(`${TOKEN} extra`))
+  t.notOk(isWellFormed(`${TOKEN}.more`))
+  t.notOk(isWellFormed('a$b.c.d'))
+  t.notOk(isWellFormed(`a.${'b'.repeat(MAX_TOKEN_LENGTH)}.c`))
 })

@@ -168,6 +168,14 @@ export function unmetRequirements (auth: Omit<ClerkAuth, 'has'>, requirement: Au
 
 const ASKABLE = ['role', 'permission', 'feature', 'plan', 'reverification'] as const
 
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const inner of Object.values(value)) deepFreeze(inner)
+  }
+  return value
+}
+
 /** The auth object; has() lives on the prototype, so building one per request allocates no closure. */
 class SessionAuth implements ClerkAuth {
   readonly userId: string
@@ -193,6 +201,8 @@ class SessionAuth implements ClerkAuth {
     this.orgPermissions = org.orgPermissions
     this.factorVerificationAge = factorAgeOf(claims.fva)
     this.claims = claims
+    // One verified token's auth object serves every request that presents it: nobody may change it.
+    deepFreeze(this)
   }
 
   has (requirement: AuthRequirement): boolean {

@@ -9,7 +9,8 @@ import { forbiddenMessage, missingPart, requirementProblem } from './authorizati
 import { createJwksKeyStore, createStaticKeyStore } from './key-store.js'
 import { buildRefusalResponses, refusalForVerifyError, type RefusalCode, type RefusalResponse } from './refusals.js'
 import { checkClaims, checkHeader, type ClaimPolicy } from './token-checks.js'
-import { findToken } from './token-source.js'
+import { findToken, isWellFormed } from './token-source.js'
+import { VerificationCache, reusableUntil, type Verdict } from './verification-cache.js'
 
 export type { AuthRequirement, ClerkAuth } from './auth-object.js'
 export type { RefusalCode } from './refusals.js'
@@ -23,6 +24,8 @@ export interface ClerkAuthOptions {
   clockSkewMs?: number
   /** Accept sessions whose status is pending (off by default, as in Clerk). */
   acceptPendingSessions?: boolean
+  /** How many verdicts (keyed on the whole token) are kept; a verified token is never reused past its exp. */
+  verificationCacheSize?: number
   /** Networkless mode: the instance's PEM public key; no JWKS request is ever made. */
   jwtKey?: string
   /** A JWKS fetch that takes longer is aborted (default 5 s). */
@@ -46,6 +49,8 @@ export interface ClerkAuthDecorator {
   refusalFor: (code: RefusalCode) => RefusalResponse
   /** Whether the issuer's keys are loaded. */
   isReady: () => boolean
+  /** Counters for operators and tests: full verifications (signature checked), cache hits, cached verdicts. */
+  stats: () => { signatureChecks: number, cacheHits: number, cachedVerdicts: number }
   /** What the caller lacks of requirement (empty when it is met). */
   unmet: (auth: ClerkAuth, requirement: AuthRequirement) => Array<keyof AuthRequirement>
 }
@@ -75,6 +80,7 @@ export const autoConfig = (fastify: FastifyInstance): ClerkAuthOptions => {
     authorizedParties: parseAuthorizedParties(config.CLERK_AUTHORIZED_PARTIES),
     clockSkewMs: config.CLERK_CLOCK_SKEW_MS,
     acceptPendingSessions: config.CLERK_ACCEPT_PENDING_SESSIONS,
+    verificationCacheSize: config.CLERK_VERIFICATION_CACHE_SIZE,
     jwtKey: configuredJwtKey(config),
     jwksTimeoutMs: config.CLERK_JWKS_TIMEOUT_MS,
     jwksRefreshIntervalMs: config.CLERK_JWKS_REFRESH_INTERVAL_MS,
@@ -109,6 +115,9 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
       now
     })
   fastify.addHook('onClose', async () => keyStore.close())
+  const cache = new VerificationCache(options.verificationCacheSize ?? 10_000)
+  let signatureChecks = 0
+  let cacheHits = 0
 
   // Parsed only when there is no Authorization header.
   await fastify.register(fastifyCookie, { hook: false })
@@ -128,30 +137,59 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
   } as never)
   fastify.decorateRequest('clerkToken', null)
 
-  function sessionCookie (this: FastifyRequest): string | undefined {
-    const header = this.headers.cookie
-    return header === undefined ? undefined : fastify.parseCookie(header).__session
+  function readSessionCookie (header: string): string | undefined {
+    return fastify.parseCookie(header).__session
   }
 
-  async function authenticate (request: FastifyRequest): Promise<ClerkAuth | RefusalCode> {
-    const found = findToken(request.headers.authorization, sessionCookie.bind(request))
-    if (found.refusal !== undefined) return found.refusal
+  /** The full check of a token not seen before: header and claims first (no key, no RSA), then the signature. */
+  async function verify (request: FastifyRequest, token: string, nowMs: number): Promise<{ verdict: Verdict, exp?: unknown }> {
+    if (!isWellFormed(token)) return { verdict: 'token_malformed' }
     let decoded: { header: Record<string, unknown>, payload: Record<string, unknown> }
     try {
-      decoded = fastify.jwt.decode(found.token) as typeof decoded
+      decoded = fastify.jwt.decode(token) as typeof decoded
     } catch {
-      return 'token_malformed'
+      return { verdict: 'token_malformed' }
     }
-    const refusal = checkHeader(decoded.header) ?? checkClaims(decoded.payload, policy, now())
-    if (refusal !== undefined) return refusal
-    request.clerkToken = found.token
+    const exp = decoded.payload.exp
+    const refusal = checkHeader(decoded.header) ?? checkClaims(decoded.payload, policy, nowMs)
+    if (refusal !== undefined) return { verdict: refusal, exp }
+    request.clerkToken = token
+    signatureChecks++
     try {
-      return await request.jwtVerify() as unknown as ClerkAuth
+      return { verdict: await request.jwtVerify() as unknown as ClerkAuth, exp }
     } catch (err) {
       const code = refusalForVerifyError(err as Error)
       if (code === undefined) throw err
-      return code
+      return { verdict: code, exp }
+    } finally {
+      request.clerkToken = null
     }
+  }
+
+  /**
+   * The verdict on the request's token: synchronous when the token alone or the cache can answer
+   * (no promise, no microtask on the hot path), a promise when it must be verified.
+   */
+  function verdictFor (request: FastifyRequest): Verdict | Promise<Verdict> {
+    const found = findToken(request.headers.authorization, request.headers.cookie, readSessionCookie)
+    if (found.refusal !== undefined) return found.refusal
+    const nowMs = now()
+    const keyGeneration = keyStore.generation()
+    const cached = cache.get(found.token, nowMs, keyGeneration)
+    if (cached !== undefined) {
+      cacheHits++
+      if (typeof cached !== 'string') request.auth = cached
+      return cached
+    }
+    return verify(request, found.token, nowMs).then(({ verdict, exp }) => {
+      cache.remember(found.token, verdict, reusableUntil(verdict, exp, nowMs), keyGeneration)
+      if (typeof verdict !== 'string') request.auth = verdict
+      return verdict
+    })
+  }
+
+  async function authenticate (request: FastifyRequest): Promise<ClerkAuth | RefusalCode> {
+    return await verdictFor(request)
   }
 
   function refuse (reply: FastifyReply, code: RefusalCode): FastifyReply {
@@ -175,6 +213,7 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     authenticate,
     refusalFor: (code: RefusalCode) => refusals[code],
     isReady: keyStore.isReady,
+    stats: () => ({ signatureChecks, cacheHits, cachedVerdicts: cache.size }),
     unmet: unmetRequirements
   })
 
@@ -187,15 +226,33 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     if (route.config?.public === true) throw new Error(`Route ${route.method.toString()} ${route.url}: a public route cannot require config.auth`)
   })
 
+  /** Sends the refusal or the 403, or says the request may go on. */
+  function admits (reply: FastifyReply, verdict: Verdict): boolean {
+    if (typeof verdict === 'string') {
+      refuse(reply, verdict)
+      return false
+    }
+    const requirement = reply.request.routeOptions.config.auth
+    if (requirement === undefined) return true
+    const unmet = unmetRequirements(verdict, requirement)
+    if (unmet.length === 0) return true
+    forbid(reply, requirement, unmet)
+    return false
+  }
+
   // Every route is protected unless its config says public; runs before the body is read.
-  fastify.addHook('onRequest', async (request, reply) => {
-    const { config } = request.routeOptions
-    if (config.public === true) return
-    const result = await authenticate(request)
-    if (typeof result === 'string') return refuse(reply, result)
-    if (config.auth === undefined) return
-    const unmet = unmetRequirements(result, config.auth)
-    if (unmet.length > 0) return forbid(reply, config.auth, unmet)
+  // A callback hook, so that a cached verdict answers without a promise.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (request.routeOptions.config.public === true) {
+      done()
+      return
+    }
+    const verdict = verdictFor(request)
+    if (verdict instanceof Promise) {
+      verdict.then((settled) => { if (admits(reply, settled)) done() }, done)
+    } else if (admits(reply, verdict)) {
+      done()
+    }
   })
 }
 

@@ -6,6 +6,8 @@ export interface KeyStore {
   getKey: (kid: string) => string | Promise<string>
   /** True while a key set is loaded and not older than the allowed staleness. */
   isReady: () => boolean
+  /** Goes up whenever a key is withdrawn: verdicts given before no longer stand. */
+  generation: () => number
   close: () => void
 }
 
@@ -18,7 +20,7 @@ interface Logger {
 
 /** Networkless mode: one PEM from the Clerk dashboard, whatever kid the token names. No request is ever made. */
 export function createStaticKeyStore (pem: string): KeyStore {
-  return { getKey: () => pem, isReady: () => true, close: () => {} }
+  return { getKey: () => pem, isReady: () => true, generation: () => 0, close: () => {} }
 }
 
 export interface JwksKeyStoreOptions {
@@ -55,6 +57,7 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
   const maxRetryMs = Math.min(options.maxRetryMs ?? 30_000, options.refreshIntervalMs)
 
   let keys = new Map<string, VerificationKey>()
+  let generation = 0
   let loadedAt = Number.NEGATIVE_INFINITY
   let inFlight: Promise<void> | undefined
   let lastKidTriggeredFetch = Number.NEGATIVE_INFINITY
@@ -80,7 +83,9 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
       const parsed = parseJwks(await fetchJson(url, { timeoutMs: options.timeoutMs, maxBytes }), keys)
       const added = [...parsed.keys.keys()].filter((kid) => !keys.has(kid)).length
       const removed = [...keys.keys()].filter((kid) => !parsed.keys.has(kid)).length
+      const replaced = [...keys].filter(([kid, key]) => parsed.keys.has(kid) && parsed.keys.get(kid) !== key).length
       keys = parsed.keys
+      if (removed + replaced > 0) generation++
       loadedAt = now()
       retryMs = minRetryMs
       staleLogged = false
@@ -134,6 +139,7 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
       return lookUpUnknown(kid)
     },
     isReady: isFresh,
+    generation: () => generation,
     close () {
       closed = true
       clearTimeout(timer)

@@ -2,26 +2,48 @@ import type { RefusalCode } from './refusals.js'
 
 // Three base64url segments; the signature may be empty so that alg "none" is named as such later.
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/
-const BEARER = /^Bearer(?:[ \t]+(.*))?$/i
 // Far above any Clerk token (about 1-2 KiB with custom claims); bounds the work spent on junk.
 export const MAX_TOKEN_LENGTH = 16 * 1024
 
 export type TokenLookup = { token: string, refusal?: undefined } | { token?: undefined, refusal: RefusalCode }
 
+const BEARER = 'bearer'
+
+/** The credentials after a case-insensitive "Bearer" and blanks; undefined for any other scheme. */
+function bearerCredentials (header: string): string | undefined {
+  if (header.length < BEARER.length) return undefined
+  for (let i = 0; i < BEARER.length; i++) {
+    // | 0x20 lower-cases ASCII letters
+    if ((header.charCodeAt(i) | 0x20) !== BEARER.charCodeAt(i)) return undefined
+  }
+  if (header.length === BEARER.length) return ''
+  const separator = header.charCodeAt(BEARER.length)
+  if (separator !== 0x20 && separator !== 0x09) return undefined
+  return header.slice(BEARER.length + 1).trim()
+}
+
 /**
  * Where a Clerk frontend puts its session token: the Authorization header for cross-origin
  * calls, the __session cookie for same-origin ones. The header wins; any other scheme is refused.
+ * Only cheap checks here: the shape is checked (isWellFormed) when the token is not in the cache.
  */
-export function findToken (authorization: string | undefined, sessionCookie: () => string | undefined): TokenLookup {
+export function findToken (
+  authorization: string | undefined,
+  cookieHeader: string | undefined,
+  readSessionCookie: (cookieHeader: string) => string | undefined
+): TokenLookup {
   let candidate: string | undefined
   if (authorization !== undefined) {
-    const match = BEARER.exec(authorization)
-    if (match === null) return { refusal: 'token_scheme_invalid' }
-    candidate = match[1]?.trim()
-  } else {
-    candidate = sessionCookie()
+    candidate = bearerCredentials(authorization)
+    if (candidate === undefined) return { refusal: 'token_scheme_invalid' }
+  } else if (cookieHeader !== undefined) {
+    candidate = readSessionCookie(cookieHeader)
   }
   if (candidate === undefined || candidate === '') return { refusal: 'token_missing' }
-  if (candidate.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(candidate)) return { refusal: 'token_malformed' }
   return { token: candidate }
+}
+
+/** A compact JWT of sane size: three base64url segments. */
+export function isWellFormed (token: string): boolean {
+  return token.length <= MAX_TOKEN_LENGTH && JWT_SHAPE.test(token)
 }

@@ -1,0 +1,284 @@
+// npm run bench: the compiled service against a local issuer, and a bare Fastify + Mercurius twin
+// (the ceiling), measured in the same run, interleaved over rounds; ratios are taken per round.
+// Options: --rounds N (3), --duration S (3), --connections N (50), --long (adds a 1M-request memory run),
+//          --workers N (also measures the service with WORKERS=N, unpinned).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { startDevIssuer } from '../src/dev-issuer/dev-issuer.js'
+import { signJwt } from '../src/dev-issuer/sign-jwt.js'
+import { generateSigningKey } from '../src/dev-issuer/signing-key.js'
+import type { LoadResult, LoadSpec } from './load.js'
+
+const root = join(import.meta.dirname, '../..')
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '50' },
+    long: { type: 'boolean', default: false },
+    workers: { type: 'string' }
+  }
+})
+const rounds = Number(args.rounds)
+const durationSeconds = Number(args.duration)
+const connections = Number(args.connections)
+
+function hasTaskset (): boolean {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'])
+    return true
+  } catch {
+    return false
+  }
+}
+const pinned = hasTaskset()
+const SERVER_CORE = '0'
+const LOAD_CORE = '1'
+
+function command (core: string | undefined, script: string, extra: string[] = []): [string, string[]] {
+  const node = [process.execPath, script, ...extra]
+  return pinned && core !== undefined ? ['taskset', ['-c', core, ...node]] : [node[0] as string, node.slice(1)]
+}
+
+interface Server { url: string, pid: number, child: ChildProcess }
+
+async function startServer (name: string, script: string, env: Record<string, string>, pattern: RegExp, core: string | undefined): Promise<Server> {
+  const [file, argv] = command(core, script)
+  const child = spawn(file, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  let output = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${output}`)), 15_000)
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = pattern.exec(output)
+      if (match !== null) {
+        clearTimeout(timer)
+        resolve(match[1] as string)
+      }
+    })
+    child.on('exit', (code) => reject(new Error(`${name} exited with ${String(code)}:\n${output}`)))
+  })
+  child.stdout?.resume()
+  return { url, pid: child.pid as number, child }
+}
+
+/** Resident memory of a process and its children (cluster workers), in MiB. */
+function rssMiB (pid: number): { rss: number, peak: number } {
+  const pids = [pid]
+  try {
+    pids.push(...readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
+  } catch {}
+  let rss = 0
+  let peak = 0
+  for (const p of pids) {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8')
+      rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
+      peak += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
+    } catch {}
+  }
+  return { rss, peak }
+}
+
+/** CPU time used so far by a process (user + system), in microseconds. */
+function cpuMicros (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second here)
+  return (Number(fields[11]) + Number(fields[12])) * 10_000
+}
+
+/** A measurement, with the server's CPU time per answered request: steadier than req/s on a noisy machine. */
+async function measure (target: Server, spec: LoadSpec): Promise<LoadResult & { cpuMicrosPerRequest: number }> {
+  const before = cpuMicros(target.pid)
+  const result = await load(spec)
+  return { ...result, cpuMicrosPerRequest: (cpuMicros(target.pid) - before) / Math.max(result.total, 1) }
+}
+
+async function load (spec: LoadSpec): Promise<LoadResult> {
+  const [file, argv] = command(LOAD_CORE, join(import.meta.dirname, 'load.js'), [JSON.stringify(spec)])
+  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'inherit'] })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  await new Promise((resolve) => child.on('exit', resolve))
+  return JSON.parse(output.trim().split('\n').pop() as string) as LoadResult
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+// --- set-up: an issuer, tokens, the two servers
+const key = generateSigningKey()
+const issuer = await startDevIssuer(key, 0, 'http://localhost:3000')
+const nowS = Math.floor(Date.now() / 1000)
+const mint = (sid: string): string => signJwt({ kid: key.publicJwk.kid }, {
+  azp: 'http://localhost:3000', exp: nowS + 3600, iat: nowS, iss: issuer.url, nbf: nowS - 5, sid, sub: 'user_bench', v: 2
+}, key.privateKey)
+// More distinct tokens than the service's verification cache holds, so that every request is a first
+// sight: the service runs here with a 1,000-entry cache (CLERK_VERIFICATION_CACHE_SIZE; default 10,000).
+const DISTINCT_TOKENS = 2_000
+const CACHE_SIZE = '1000'
+process.stdout.write(`minting ${DISTINCT_TOKENS} tokens...\n`)
+const oneToken = mint('sess_bench_one')
+const tokensFile = join(tmpdir(), `bench-tokens-${process.pid}.txt`)
+writeFileSync(tokensFile, Array.from({ length: DISTINCT_TOKENS }, (_, i) => mint(`sess_bench_${i}`)).join('\n'))
+const otherKey = generateSigningKey()
+const badToken = signJwt({ kid: key.publicJwk.kid }, { ...JSON.parse(Buffer.from(oneToken.split('.')[1] as string, 'base64url').toString()), sid: 'sess_forged' }, otherKey.privateKey)
+
+const serviceEnv = { CLERK_ISSUER_URL: issuer.url, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', CLERK_VERIFICATION_CACHE_SIZE: CACHE_SIZE }
+const service = await startServer('service', join(root, 'dist/src/server.js'), serviceEnv, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
+const ceiling = await startServer('ceiling', join(import.meta.dirname, 'bare-server.js'), {}, /listening (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
+
+interface Scenario { name: string, expect: number, spec: Omit<LoadSpec, 'url' | 'connections' | 'pipelining'> }
+const gqlBody = JSON.stringify({ query: '{ pingOne(id: "12345") }' })
+const scenarios: Scenario[] = [
+  { name: 'REST, one token', expect: 200, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: { authorization: `Bearer ${oneToken}` } } },
+  { name: `REST, ${DISTINCT_TOKENS} distinct tokens`, expect: 200, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: {}, tokensFile } },
+  { name: 'REST, no token (401)', expect: 401, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: {} } },
+  { name: 'REST, bad signature (401)', expect: 401, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: { authorization: `Bearer ${badToken}` } } },
+  { name: 'GraphQL pingOne, one token', expect: 200, spec: { method: 'POST', path: '/graphql', headers: { authorization: `Bearer ${oneToken}`, 'content-type': 'application/json' }, body: gqlBody } }
+]
+
+type Measured = LoadResult & { cpuMicrosPerRequest: number }
+interface Sample { service: Measured, ceiling: Measured, ratio: number, cpuRatio: number, unexpected: number }
+const samples = new Map<string, Sample[]>(scenarios.map((s) => [s.name, []]))
+const peakRss = new Map<string, number>()
+
+function unexpectedOf (result: LoadResult, expect: number): number {
+  const statuses = Object.entries(result.statusCodes).reduce((sum, [code, count]) => sum + (Number(code) === expect ? 0 : count), 0)
+  return statuses + result.errors + result.timeouts
+}
+
+// A short warm-up of every path on both servers (JIT, caches, keys).
+for (const scenario of scenarios) {
+  for (const target of [service, ceiling]) {
+    await load({ ...scenario.spec, url: target.url, connections, pipelining: 1, durationSeconds: 1 })
+  }
+}
+
+for (let round = 1; round <= rounds; round++) {
+  for (const scenario of scenarios) {
+    // alternate which target goes first, so neither always gets the warmer machine
+    const order = round % 2 === 1 ? [service, ceiling] : [ceiling, service]
+    const results = new Map<Server, Measured>()
+    for (const target of order) {
+      results.set(target, await measure(target, { ...scenario.spec, url: target.url, connections, pipelining: 1, durationSeconds }))
+    }
+    const serviceResult = results.get(service) as Measured
+    const ceilingResult = results.get(ceiling) as Measured
+    samples.get(scenario.name)?.push({
+      service: serviceResult,
+      ceiling: ceilingResult,
+      ratio: serviceResult.requestsPerSecond / ceilingResult.requestsPerSecond,
+      cpuRatio: ceilingResult.cpuMicrosPerRequest / serviceResult.cpuMicrosPerRequest,
+      unexpected: unexpectedOf(serviceResult, scenario.expect) + unexpectedOf(ceilingResult, 200)
+    })
+    peakRss.set(scenario.name, Math.max(peakRss.get(scenario.name) ?? 0, rssMiB(service.pid).rss))
+    process.stdout.write(`round ${round}/${rounds} ${scenario.name}: ${serviceResult.requestsPerSecond.toFixed(0)} vs ${ceilingResult.requestsPerSecond.toFixed(0)} req/s, ` +
+      `${serviceResult.cpuMicrosPerRequest.toFixed(1)} vs ${ceilingResult.cpuMicrosPerRequest.toFixed(1)} CPU µs/request\n`)
+  }
+}
+
+interface Row {
+  scenario: string
+  serviceReqPerSec: number
+  ceilingReqPerSec: number
+  ratioMedian: number
+  ratios: number[]
+  serviceCpuMicrosPerRequest: number
+  ceilingCpuMicrosPerRequest: number
+  cpuRatioMedian: number
+  p50Ms: number
+  p99Ms: number
+  ceilingP99Ms: number
+  unexpected: number
+  serviceRssMiB: number
+}
+const rows: Row[] = scenarios.map((scenario) => {
+  const list = samples.get(scenario.name) as Sample[]
+  return {
+    scenario: scenario.name,
+    serviceReqPerSec: median(list.map((s) => s.service.requestsPerSecond)),
+    ceilingReqPerSec: median(list.map((s) => s.ceiling.requestsPerSecond)),
+    ratioMedian: median(list.map((s) => s.ratio)),
+    ratios: list.map((s) => Number(s.ratio.toFixed(3))),
+    serviceCpuMicrosPerRequest: median(list.map((s) => s.service.cpuMicrosPerRequest)),
+    ceilingCpuMicrosPerRequest: median(list.map((s) => s.ceiling.cpuMicrosPerRequest)),
+    cpuRatioMedian: median(list.map((s) => s.cpuRatio)),
+    p50Ms: median(list.map((s) => s.service.p50)),
+    p99Ms: median(list.map((s) => s.service.p99)),
+    ceilingP99Ms: median(list.map((s) => s.ceiling.p99)),
+    unexpected: list.reduce((sum, s) => sum + s.unexpected, 0),
+    serviceRssMiB: peakRss.get(scenario.name) ?? 0
+  }
+})
+
+// Optional: the same scenarios against WORKERS=N (not pinned: the workers share the machine with the load).
+let workersReport: { workers: number, rows: Array<{ scenario: string, reqPerSec: number, vsSingle: number }> } | undefined
+if (args.workers !== undefined) {
+  const clustered = await startServer('service (workers)', join(root, 'dist/src/server.js'), { ...serviceEnv, WORKERS: args.workers }, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, undefined)
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  const single = await startServer('service (unpinned)', join(root, 'dist/src/server.js'), serviceEnv, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, undefined)
+  const workerRows = []
+  for (const scenario of scenarios) {
+    await load({ ...scenario.spec, url: clustered.url, connections, pipelining: 1, durationSeconds: 1 })
+    await load({ ...scenario.spec, url: single.url, connections, pipelining: 1, durationSeconds: 1 })
+    const many = await load({ ...scenario.spec, url: clustered.url, connections, pipelining: 1, durationSeconds })
+    const one = await load({ ...scenario.spec, url: single.url, connections, pipelining: 1, durationSeconds })
+    workerRows.push({ scenario: scenario.name, reqPerSec: many.requestsPerSecond, vsSingle: many.requestsPerSecond / one.requestsPerSecond })
+  }
+  clustered.child.kill('SIGTERM')
+  single.child.kill('SIGTERM')
+  workersReport = { workers: Number(args.workers), rows: workerRows }
+}
+
+// Optional: a million requests with distinct tokens, RSS sampled after warm-up and at the end.
+let memory: { requests: number, rssAfterWarmupMiB: number, rssAfterMiB: number, growthMiB: number, maxDuringMiB: number } | undefined
+if (args.long) {
+  await load({ ...scenarios[1]?.spec as LoadSpec, url: service.url, connections, pipelining: 1, amount: 100_000 })
+  const warm = rssMiB(service.pid).rss
+  let max = warm
+  const sampler = setInterval(() => { max = Math.max(max, rssMiB(service.pid).rss) }, 500)
+  const result = await load({ ...scenarios[1]?.spec as LoadSpec, url: service.url, connections, pipelining: 1, amount: 1_000_000 })
+  clearInterval(sampler)
+  const after = rssMiB(service.pid).rss
+  memory = { requests: result.total, rssAfterWarmupMiB: warm, rssAfterMiB: after, growthMiB: after - warm, maxDuringMiB: max }
+}
+
+service.child.kill('SIGTERM')
+ceiling.child.kill('SIGTERM')
+await issuer.close()
+
+// --- report
+const pad = (text: string, width: number): string => text.padEnd(width)
+const num = (value: number, digits = 0): string => value.toFixed(digits)
+const header = ['scenario', 'req/s', 'ceiling req/s', 'ratio', 'CPU µs/req', 'ceiling CPU µs', 'CPU ratio', 'p50 ms', 'p99 ms', 'unexpected', 'RSS MiB']
+const widths = [30, 7, 13, 6, 11, 15, 10, 7, 7, 11, 7]
+const lines = [
+  header.map((h, i) => pad(h, widths[i] as number)).join(' '),
+  ...rows.map((row) => [
+    row.scenario, num(row.serviceReqPerSec), num(row.ceilingReqPerSec), num(row.ratioMedian, 2),
+    num(row.serviceCpuMicrosPerRequest, 1), num(row.ceilingCpuMicrosPerRequest, 1), num(row.cpuRatioMedian, 2),
+    num(row.p50Ms, 1), num(row.p99Ms, 1), String(row.unexpected), num(row.serviceRssMiB, 0)
+  ].map((cell, i) => pad(cell, widths[i] as number)).join(' '))
+]
+process.stdout.write(`\n${lines.join('\n')}\n`)
+process.stdout.write(`\n${rounds} rounds of ${durationSeconds} s, ${connections} connections; server ${pinned ? `pinned to core ${SERVER_CORE}, load generator to core ${LOAD_CORE}` : 'and load generator unpinned (no taskset)'}.\n`)
+process.stdout.write('ratio: req/s against the ceiling in the same round; CPU ratio: the ceiling\'s CPU time per request over the service\'s (both medians over rounds; 1.00 = as fast as no authentication).\n')
+if (workersReport !== undefined) {
+  process.stdout.write(`\nWORKERS=${workersReport.workers} (unpinned) vs one process (unpinned):\n`)
+  for (const row of workersReport.rows) process.stdout.write(`  ${pad(row.scenario, 32)} ${num(row.reqPerSec)} req/s, x${num(row.vsSingle, 2)}\n`)
+}
+if (memory !== undefined) {
+  process.stdout.write(`\nMemory: ${memory.requests} requests with distinct tokens; RSS ${num(memory.rssAfterWarmupMiB)} MiB after warm-up, ${num(memory.rssAfterMiB)} MiB after (growth ${num(memory.growthMiB, 1)} MiB, max ${num(memory.maxDuringMiB)} MiB).\n`)
+}
+const resultsDir = join(root, 'bench/results')
+mkdirSync(resultsDir, { recursive: true })
+const file = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, durationSeconds, connections, pinned, rows, workers: workersReport, memory }, null, 2))
+process.stdout.write(`\nresults: ${file}\n`)

@@ -1,0 +1,52 @@
+import { LruMap } from 'toad-cache'
+import type { ClerkAuth } from './auth-object.js'
+import type { RefusalCode } from './refusals.js'
+
+export type Verdict = ClerkAuth | RefusalCode
+
+// Refusals that the same token will always get: a flood of one bad token costs one check a minute.
+// Not here: time-dependent ones (not yet valid, issued in the future), unknown keys (a rotation may
+// publish them) and anything about the issuer being unreachable.
+const LASTING_REFUSALS = new Set<RefusalCode>([
+  'token_malformed', 'token_header_invalid', 'token_algorithm_invalid', 'token_signature_invalid',
+  'token_expired', 'token_issuer_invalid', 'token_unauthorized_party', 'token_claims_invalid',
+  'token_not_session', 'session_pending'
+])
+const REFUSAL_TTL_MS = 60_000
+// Longer strings are abnormal for Clerk tokens; they are checked every time rather than held in memory.
+const MAX_CACHED_TOKEN_LENGTH = 4096
+
+/** Until when a verdict on a token may be reused: a verified token never past its exp. */
+export function reusableUntil (verdict: Verdict, exp: unknown, nowMs: number): number | undefined {
+  if (typeof verdict !== 'string') return typeof exp === 'number' ? exp * 1000 : undefined
+  return LASTING_REFUSALS.has(verdict) ? nowMs + REFUSAL_TTL_MS : undefined
+}
+
+interface Entry { verdict: Verdict, until: number, keyGeneration: number }
+
+/** A bounded LRU of verdicts keyed on the whole token. */
+export class VerificationCache {
+  readonly #entries: LruMap<Entry>
+
+  constructor (readonly maxEntries: number) {
+    this.#entries = new LruMap<Entry>(maxEntries)
+  }
+
+  get size (): number {
+    return this.#entries.size
+  }
+
+  /** The verdict, if it is still valid now and no key was withdrawn since it was given. */
+  get (token: string, nowMs: number, keyGeneration: number): Verdict | undefined {
+    const entry = this.#entries.get(token)
+    if (entry === undefined) return undefined
+    if (nowMs < entry.until && entry.keyGeneration === keyGeneration) return entry.verdict
+    this.#entries.delete(token)
+    return undefined
+  }
+
+  remember (token: string, verdict: Verdict, until: number | undefined, keyGeneration: number): void {
+    if (until === undefined || token.length > MAX_CACHED_TOKEN_LENGTH) return
+    this.#entries.set(token, { verdict, until, keyGeneration })
+  }
+}

@@ -1,0 +1,83 @@
+import t from 'tap'
+import { authFromClaims } from '../plugins/clerk-auth/auth-object.js'
+import { VerificationCache, reusableUntil } from '../plugins/clerk-auth/verification-cache.js'
+import { buildApp, startIssuer, testKeys, waitFor } from './helper.js'
+
+const NOW = 1_800_000_000_000
+
+t.test('reusableUntil', async (t) => {
+  const auth = authFromClaims({ sub: 'u', sid: 's' })
+  t.equal(reusableUntil(auth, NOW / 1000 + 60, NOW), NOW + 60_000, 'a verified token: until its exp, not a moment longer')
+  t.equal(reusableUntil(auth, undefined, NOW), undefined)
+  t.equal(reusableUntil('token_signature_invalid', undefined, NOW), NOW + 60_000, 'a lasting refusal: a minute')
+  t.equal(reusableUntil('token_expired', NOW / 1000 - 10, NOW), NOW + 60_000)
+  for (const code of ['token_key_unknown', 'token_not_yet_valid', 'token_issued_in_future', 'issuer_unavailable'] as const) {
+    t.equal(reusableUntil(code, undefined, NOW), undefined, `${code} is judged afresh every time`)
+  }
+})
+
+t.test('VerificationCache is bounded, honours expiry and key withdrawals', async (t) => {
+  const cache = new VerificationCache(3)
+  for (let i = 0; i < 5; i++) cache.remember(`token${i}`, 'token_expired', NOW + 1000, 0)
+  t.equal(cache.size, 3, 'never more than its bound')
+  t.equal(cache.get('token0', NOW, 0), undefined, 'the oldest were evicted')
+  t.equal(cache.get('token4', NOW, 0), 'token_expired')
+  t.equal(cache.get('token4', NOW + 1000, 0), undefined, 'not at or after its until')
+  cache.remember('token5', 'token_expired', NOW + 1000, 0)
+  t.equal(cache.get('token5', NOW, 1), undefined, 'not after a key was withdrawn')
+  cache.remember('x'.repeat(5000), 'token_malformed', NOW + 1000, 0)
+  t.equal(cache.get('x'.repeat(5000), NOW, 0), undefined, 'oversized tokens are not held')
+  cache.remember('token6', 'token_key_unknown', undefined, 0)
+  t.equal(cache.get('token6', NOW, 0), undefined, 'no until, no entry')
+})
+
+t.test('through the app', async (t) => {
+  const issuer = await startIssuer(t)
+  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, CLERK_CLOCK_SKEW_MS: 0, CLERK_VERIFICATION_CACHE_SIZE: 50 })
+  const call = async (token: string) =>
+    await app.inject({ method: 'GET', url: '/rest-endpoints/1', headers: { authorization: `Bearer ${token}` } })
+
+  t.test('a token seen before costs no second signature check', async (t) => {
+    const token = issuer.sign(issuer.claims({ sid: 'sess_cache_1' }))
+    const before = app.clerkAuth.stats()
+    for (let i = 0; i < 20; i++) t.equal((await call(token)).statusCode, 200)
+    const after = app.clerkAuth.stats()
+    t.equal(after.signatureChecks - before.signatureChecks, 1)
+    t.equal(after.cacheHits - before.cacheHits, 19)
+  })
+
+  t.test('a cached verification never outlives its token', async (t) => {
+    const exp = Math.floor(Date.now() / 1000) + 2
+    const token = issuer.sign(issuer.claims({ sid: 'sess_short', exp }))
+    t.equal((await call(token)).statusCode, 200)
+    await waitFor(() => Date.now() >= exp * 1000, 4000)
+    const res = await call(token)
+    t.equal(res.statusCode, 401)
+    t.equal(res.json().code, 'token_expired')
+  })
+
+  t.test('a flood of one badly signed token costs one signature check, and stays refused', async (t) => {
+    const [, otherKey] = testKeys()
+    const forged = issuer.sign(issuer.claims({ sid: 'sess_forged' }), { key: otherKey, header: { kid: issuer.keys[0]?.publicJwk.kid } })
+    const before = app.clerkAuth.stats().signatureChecks
+    for (let i = 0; i < 100; i++) {
+      const res = await call(forged)
+      if (res.statusCode !== 401 || res.json().code !== 'token_signature_invalid') t.fail(`request ${i} was not refused`)
+    }
+    t.equal(app.clerkAuth.stats().signatureChecks - before, 1)
+  })
+
+  t.test('the cache stays within its bound', async (t) => {
+    for (let i = 0; i < 120; i++) await call(issuer.sign(issuer.claims({ sid: `sess_many_${i}` })))
+    t.ok(app.clerkAuth.stats().cachedVerdicts <= 50, `${app.clerkAuth.stats().cachedVerdicts} cached verdicts`)
+  })
+
+  t.test('auth objects shared from the cache cannot be changed by a handler', async (t) => {
+    const token = issuer.sign(issuer.claims({ sid: 'sess_frozen' }))
+    await call(token)
+    const auth = await app.clerkAuth.authenticate({ headers: { authorization: `Bearer ${token}` } } as never)
+    if (typeof auth === 'string') throw new Error(auth)
+    t.throws(() => { (auth as { userId: string }).userId = 'someone_else' })
+    t.throws(() => { (auth.claims as Record<string, unknown>).sub = 'someone_else' })
+  })
+})
