@@ -38,7 +38,8 @@ async function graphql (fastify: FastifyInstance): Promise<void> {
     // Compile a query to JavaScript from its second use; parsed and validated queries are cached (LRU).
     jit: 1,
     path: '/graphql',
-    graphiql: true,
+    // GraphiQL is served by plugins/graphiql from local files, not from a CDN.
+    graphiql: false,
     errorFormatter
   })
 
