@@ -46,6 +46,14 @@ t.test('through the app', async (t) => {
     t.equal(after.cacheHits - before.cacheHits, 19)
   })
 
+  t.test('concurrent requests with one new token share one signature check', async (t) => {
+    const token = issuer.sign(issuer.claims({ sid: 'sess_burst' }))
+    const before = app.clerkAuth.stats().signatureChecks
+    const answers = await Promise.all(Array.from({ length: 30 }, async () => await call(token)))
+    t.ok(answers.every((res) => res.statusCode === 200))
+    t.equal(app.clerkAuth.stats().signatureChecks - before, 1)
+  })
+
   t.test('a cached verification never outlives its token', async (t) => {
     const exp = Math.floor(Date.now() / 1000) + 2
     const token = issuer.sign(issuer.claims({ sid: 'sess_short', exp }))

@@ -116,6 +116,7 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     })
   fastify.addHook('onClose', async () => keyStore.close())
   const cache = new VerificationCache(options.verificationCacheSize ?? 10_000)
+  const verifying = new Map<string, Promise<Verdict>>()
   let signatureChecks = 0
   let cacheHits = 0
 
@@ -181,8 +182,17 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
       if (typeof cached !== 'string') request.auth = cached
       return cached
     }
-    return verify(request, found.token, nowMs).then(({ verdict, exp }) => {
-      cache.remember(found.token, verdict, reusableUntil(verdict, exp, nowMs), keyGeneration)
+    // Concurrent requests with the same new token share one verification.
+    let pending = verifying.get(found.token)
+    if (pending === undefined) {
+      const token = found.token
+      pending = verify(request, token, nowMs).then(({ verdict, exp }) => {
+        cache.remember(token, verdict, reusableUntil(verdict, exp, nowMs), keyGeneration)
+        return verdict
+      }).finally(() => verifying.delete(token))
+      verifying.set(token, pending)
+    }
+    return pending.then((verdict) => {
       if (typeof verdict !== 'string') request.auth = verdict
       return verdict
     })
@@ -227,12 +237,11 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
   })
 
   /** Sends the refusal or the 403, or says the request may go on. */
-  function admits (reply: FastifyReply, verdict: Verdict): boolean {
+  function admits (reply: FastifyReply, verdict: Verdict, requirement: AuthRequirement | undefined): boolean {
     if (typeof verdict === 'string') {
       refuse(reply, verdict)
       return false
     }
-    const requirement = reply.request.routeOptions.config.auth
     if (requirement === undefined) return true
     const unmet = unmetRequirements(verdict, requirement)
     if (unmet.length === 0) return true
@@ -243,14 +252,16 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
   // Every route is protected unless its config says public; runs before the body is read.
   // A callback hook, so that a cached verdict answers without a promise.
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (request.routeOptions.config.public === true) {
+    // routeOptions builds a new object on every read: read it once
+    const { config } = request.routeOptions
+    if (config.public === true) {
       done()
       return
     }
     const verdict = verdictFor(request)
     if (verdict instanceof Promise) {
-      verdict.then((settled) => { if (admits(reply, settled)) done() }, done)
-    } else if (admits(reply, verdict)) {
+      verdict.then((settled) => { if (admits(reply, settled, config.auth)) done() }, done)
+    } else if (admits(reply, verdict, config.auth)) {
       done()
     }
   })
