@@ -2,7 +2,6 @@ import { join } from 'node:path'
 import fastifyAutoload from '@fastify/autoload'
 import fastifyEnv from '@fastify/env'
 import { LogController, type FastifyInstance, type FastifyLoggerOptions, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
-import type { DestinationStream } from 'pino'
 import { checkConfig, configSchema, toConfigError, type Config } from './config.js'
 import devIssuer from './dev-issuer/index.js'
 
@@ -33,7 +32,7 @@ class ErrorsOnlyLogController extends LogController {
 }
 
 /** Fastify's own options, shared by the server and the tests so both build the same app. */
-export function serverOptions (logger: false | FastifyLoggerOptions & { stream?: DestinationStream }): FastifyServerOptions {
+export function serverOptions (logger: false | FastifyLoggerOptions): FastifyServerOptions {
   return {
     logger: logger === false ? false : { ...logger, redact },
     logController: new ErrorsOnlyLogController(),
