@@ -11,6 +11,19 @@ t.test('request lines are off by default', async (t) => {
   t.notOk(lines.some((line) => line.includes('request completed') || line.includes('incoming request')))
 })
 
+t.test('errors are still logged when request lines are off', async (t) => {
+  const issuer = await startIssuer(t)
+  const lines: string[] = []
+  const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
+  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url }, {
+    logger: { level: 'info', stream },
+    extend: (app) => app.get('/broken', { config: { public: true } }, async () => { throw new Error('a bug') })
+  })
+  const res = await app.inject({ method: 'GET', url: '/broken' })
+  t.equal(res.statusCode, 500)
+  t.ok(lines.some((line) => line.includes('"level":50') && line.includes('a bug')), 'the error is logged')
+})
+
 t.test('no log line holds a token or a cookie value, even at trace level', async (t) => {
   const issuer = await startIssuer(t)
   const lines: string[] = []
