@@ -30,31 +30,42 @@ export interface LoadResult {
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec
 const tokens = spec.tokensFile === undefined ? [] : readFileSync(spec.tokensFile, 'utf8').split('\n').filter((line) => line !== '')
 const request = { method: spec.method, path: spec.path, headers: spec.headers, body: spec.body }
-// Rotating tokens as prebuilt requests: building a request per call would make autocannon, not the
-// server, the bottleneck.
-const requests = tokens.length === 0
-  ? [request]
-  : tokens.map((token) => ({ ...request, headers: { ...spec.headers, authorization: `Bearer ${token}` } }))
+const length = spec.amount === undefined ? { duration: spec.durationSeconds ?? 5 } : { amount: spec.amount }
 
-const result = await autocannon({
-  url: spec.url,
-  connections: spec.connections,
-  pipelining: spec.pipelining,
-  ...(spec.amount === undefined ? { duration: spec.durationSeconds ?? 5 } : { amount: spec.amount }),
-  requests: requests as never
-})
+type Result = Awaited<ReturnType<typeof autocannon>>
+let results: Result[]
+if (tokens.length === 0) {
+  results = [await autocannon({ url: spec.url, connections: spec.connections, pipelining: spec.pipelining, ...length, requests: [request] as never })]
+} else {
+  // Rotating tokens: one single-connection run per connection, each with its own slice of prebuilt
+  // requests. (Connections of one run would walk the same list in step, so they would present the
+  // same token at the same moment; and building requests on the fly makes autocannon the bottleneck.)
+  const perConnection = Math.ceil(tokens.length / spec.connections)
+  const slice = (i: number): string[] => tokens.slice(i * perConnection, (i + 1) * perConnection)
+  results = await Promise.all(Array.from({ length: spec.connections }, async (_, i) => await autocannon({
+    url: spec.url,
+    connections: 1,
+    pipelining: spec.pipelining,
+    ...(spec.amount === undefined ? length : { amount: Math.ceil(spec.amount / spec.connections) }),
+    requests: slice(i).map((token) => ({ ...request, headers: { ...spec.headers, authorization: `Bearer ${token}` } })) as never
+  })))
+}
 
 const statusCodes: Record<string, number> = {}
-for (const [code, stats] of Object.entries((result as unknown as { statusCodeStats?: Record<string, { count: number }> }).statusCodeStats ?? {})) {
-  statusCodes[code] = stats.count
+for (const result of results) {
+  for (const [code, stats] of Object.entries((result as unknown as { statusCodeStats?: Record<string, { count: number }> }).statusCodeStats ?? {})) {
+    statusCodes[code] = (statusCodes[code] ?? 0) + stats.count
+  }
 }
+const total = results.reduce((sum, result) => sum + result.requests.total, 0)
 const output: LoadResult = {
-  requestsPerSecond: result.requests.average,
-  p50: result.latency.p50,
-  p99: result.latency.p99,
-  total: result.requests.total,
+  requestsPerSecond: results.reduce((sum, result) => sum + result.requests.average, 0),
+  // Percentiles of several runs cannot be merged exactly: the request-weighted mean of the p50s, the worst p99.
+  p50: results.reduce((sum, result) => sum + result.latency.p50 * result.requests.total, 0) / Math.max(total, 1),
+  p99: Math.max(...results.map((result) => result.latency.p99)),
+  total,
   statusCodes,
-  errors: result.errors,
-  timeouts: result.timeouts
+  errors: results.reduce((sum, result) => sum + result.errors, 0),
+  timeouts: results.reduce((sum, result) => sum + result.timeouts, 0)
 }
 process.stdout.write(`${JSON.stringify(output)}\n`)
