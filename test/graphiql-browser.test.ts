@@ -77,4 +77,9 @@ t.test('in production the page mints nothing and says where a token comes from',
   t.match(page.headers['content-security-policy'], /script-src 'self'/)
   t.notMatch(page.body, /https?:\/\//, 'no absolute URL in the page')
   t.equal((await app.inject({ method: 'GET', url: '/graphiql/dev-token' })).statusCode, 401, 'no token minting route (unknown routes need a token)')
+  const assetPath = /href="([^"]+)\/graphiql\.css"/.exec(page.body)?.[1] as string
+  t.equal((await app.inject({ method: 'GET', url: `${assetPath}/graphiql.css` })).statusCode, 200)
+  for (const name of ['constructor', '__proto__', 'package.json']) {
+    t.equal((await app.inject({ method: 'GET', url: `${assetPath}/${name}` })).statusCode, 404, `${name} is not an asset`)
+  }
 })

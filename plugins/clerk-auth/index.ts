@@ -72,6 +72,16 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Marks every route registered later in this (encapsulated) context as public: for plugins whose
+ * routes authenticate differently (GraphQL, per operation) or serve public pages (GraphiQL).
+ */
+export function makeRoutesPublic (fastify: FastifyInstance): void {
+  fastify.addHook('onRoute', (route) => {
+    route.config = { ...route.config, public: true }
+  })
+}
+
 /** Configuration for the app: the service's settings mapped to the plugin's options. */
 export const autoConfig = (fastify: FastifyInstance): ClerkAuthOptions => {
   const { config } = fastify

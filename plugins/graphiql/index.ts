@@ -3,6 +3,7 @@ import { dirname } from 'node:path'
 import fastifyStatic from '@fastify/static'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { makeRoutesPublic } from '../clerk-auth/index.js'
 import { clientScript } from './client.js'
 
 const require = createRequire(import.meta.url)
@@ -59,9 +60,7 @@ function page (devToken: boolean): string {
 
 async function graphiql (fastify: FastifyInstance): Promise<void> {
   // The page and its files are public; the queries it sends are authenticated like any other.
-  fastify.addHook('onRoute', (route) => {
-    route.config = { ...route.config, public: true }
-  })
+  makeRoutesPublic(fastify)
   await fastify.register(fastifyStatic, { root: [...new Set(Object.values(assets).map((asset) => asset.dir))], serve: false })
 
   const devIssuer = fastify.devIssuer
@@ -73,8 +72,9 @@ async function graphiql (fastify: FastifyInstance): Promise<void> {
     return await reply.header('cache-control', `public, max-age=${YEAR_SECONDS}, immutable`).type('text/javascript; charset=utf-8').send(clientScript)
   })
   fastify.get<{ Params: { name: string } }>(`${ASSET_PATH}/:name`, async (request, reply) => {
-    const asset = assets[request.params.name]
-    if (asset === undefined || !Object.hasOwn(assets, request.params.name)) return await reply.callNotFound()
+    // hasOwn: names such as "constructor" must not reach the object's prototype
+    if (!Object.hasOwn(assets, request.params.name)) return await reply.callNotFound()
+    const asset = assets[request.params.name] as { dir: string, file: string }
     return await reply.sendFile(asset.file, asset.dir, { maxAge: YEAR_SECONDS * 1000, immutable: true })
   })
 

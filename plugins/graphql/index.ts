@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import mercurius, { type MercuriusOptions } from 'mercurius'
-import type { RefusalCode } from '../clerk-auth/index.js'
+import { makeRoutesPublic, type RefusalCode } from '../clerk-auth/index.js'
 import { refusalTexts } from '../clerk-auth/refusals.js'
 import { applyAuthDirective } from './auth-directive.js'
 import { isIntrospectionOnly } from './introspection.js'
@@ -27,9 +27,7 @@ const errorFormatter: NonNullable<MercuriusOptions['errorFormatter']> = (executi
 async function graphql (fastify: FastifyInstance): Promise<void> {
   // Every route of this (encapsulated) plugin skips the REST check: GraphQL authenticates each
   // operation in preExecution instead, so that introspection can run without a token.
-  fastify.addHook('onRoute', (route) => {
-    route.config = { ...route.config, public: true }
-  })
+  makeRoutesPublic(fastify)
 
   await fastify.register(mercurius, {
     schema,
