@@ -33,39 +33,25 @@ const request = { method: spec.method, path: spec.path, headers: spec.headers, b
 const length = spec.amount === undefined ? { duration: spec.durationSeconds ?? 5 } : { amount: spec.amount }
 
 type Result = Awaited<ReturnType<typeof autocannon>>
-let results: Result[]
-if (tokens.length === 0) {
-  results = [await autocannon({ url: spec.url, connections: spec.connections, pipelining: spec.pipelining, ...length, requests: [request] as never })]
-} else {
-  // Rotating tokens: one single-connection run per connection, each with its own slice of prebuilt
-  // requests. (Connections of one run would walk the same list in step, so they would present the
-  // same token at the same moment; and building requests on the fly makes autocannon the bottleneck.)
-  const perConnection = Math.ceil(tokens.length / spec.connections)
-  const slice = (i: number): string[] => tokens.slice(i * perConnection, (i + 1) * perConnection)
-  results = await Promise.all(Array.from({ length: spec.connections }, async (_, i) => await autocannon({
-    url: spec.url,
-    connections: 1,
-    pipelining: spec.pipelining,
-    ...(spec.amount === undefined ? length : { amount: Math.ceil(spec.amount / spec.connections) }),
-    requests: slice(i).map((token) => ({ ...request, headers: { ...spec.headers, authorization: `Bearer ${token}` } })) as never
-  })))
-}
+let next = 0
+// Rotating tokens: every request, whatever its connection, takes the next token of one shared list,
+// so that concurrent connections never present the same token together.
+const requests = tokens.length === 0
+  ? [request]
+  : [{ ...request, setupRequest: (req: typeof request) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${tokens[next++ % tokens.length] as string}` } }) }]
+const result: Result = await autocannon({ url: spec.url, connections: spec.connections, pipelining: spec.pipelining, ...length, requests: requests as never })
 
 const statusCodes: Record<string, number> = {}
-for (const result of results) {
-  for (const [code, stats] of Object.entries((result as unknown as { statusCodeStats?: Record<string, { count: number }> }).statusCodeStats ?? {})) {
-    statusCodes[code] = (statusCodes[code] ?? 0) + stats.count
-  }
+for (const [code, stats] of Object.entries((result as unknown as { statusCodeStats?: Record<string, { count: number }> }).statusCodeStats ?? {})) {
+  statusCodes[code] = stats.count
 }
-const total = results.reduce((sum, result) => sum + result.requests.total, 0)
 const output: LoadResult = {
-  requestsPerSecond: results.reduce((sum, result) => sum + result.requests.average, 0),
-  // Percentiles of several runs cannot be merged exactly: the request-weighted mean of the p50s, the worst p99.
-  p50: results.reduce((sum, result) => sum + result.latency.p50 * result.requests.total, 0) / Math.max(total, 1),
-  p99: Math.max(...results.map((result) => result.latency.p99)),
-  total,
+  requestsPerSecond: result.requests.average,
+  p50: result.latency.p50,
+  p99: result.latency.p99,
+  total: result.requests.total,
   statusCodes,
-  errors: results.reduce((sum, result) => sum + result.errors, 0),
-  timeouts: results.reduce((sum, result) => sum + result.timeouts, 0)
+  errors: result.errors,
+  timeouts: result.timeouts
 }
 process.stdout.write(`${JSON.stringify(output)}\n`)

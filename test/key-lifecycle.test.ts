@@ -66,6 +66,20 @@ t.test('rotation: a new key is accepted within the cooldown, a removed one stops
   t.equal((await call(rotated)).statusCode, 200)
 })
 
+t.test('a burst of one token under a newly published key: one fetch, one signature check', async (t) => {
+  const [oldKey] = testKeys()
+  const newKey = generateSigningKey()
+  const issuer = await startIssuer(t, [oldKey])
+  const { app, call } = await warmApp(t, issuer)
+  issuer.keys = [oldKey, newKey]
+  const token = issuer.sign(undefined, { key: newKey })
+  const before = app.clerkAuth.stats().signatureChecks
+  const answers = await Promise.all(Array.from({ length: 20 }, async () => await call(token)))
+  t.ok(answers.every((res) => res.statusCode === 200), 'all accepted once the key arrives')
+  t.equal(issuer.requests, 2, 'start-up and one lookup for the new kid')
+  t.equal(app.clerkAuth.stats().signatureChecks - before, 1, 'the waiters share the first verdict')
+})
+
 t.test('a removed key stops being accepted after the next background refresh', async (t) => {
   const [oldKey] = testKeys()
   const newKey = generateSigningKey()

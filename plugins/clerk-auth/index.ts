@@ -1,5 +1,5 @@
+import type { KeyObject } from 'node:crypto'
 import fastifyCookie from '@fastify/cookie'
-import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { configuredIssuer, configuredJwtKey, normalizeIssuer, parseAuthorizedParties } from '../../src/config.js'
@@ -7,9 +7,10 @@ import { parsePemPublicKey } from './jwks.js'
 import { authFromClaims, unmetRequirements, type AuthRequirement, type ClerkAuth } from './auth-object.js'
 import { forbiddenMessage, missingPart, requirementProblem } from './authorization.js'
 import { createJwksKeyStore, createStaticKeyStore } from './key-store.js'
-import { buildRefusalResponses, refusalForVerifyError, type RefusalCode, type RefusalResponse } from './refusals.js'
+import { decodeJwt, hasValidRs256Signature, type DecodedJwt } from './jwt.js'
+import { RefusalError, buildRefusalResponses, type RefusalCode, type RefusalResponse } from './refusals.js'
 import { checkClaims, checkHeader, type ClaimPolicy } from './token-checks.js'
-import { findToken, isWellFormed } from './token-source.js'
+import { findToken } from './token-source.js'
 import { VerificationCache, reusableUntil, type Verdict } from './verification-cache.js'
 
 export type { AuthRequirement, ClerkAuth } from './auth-object.js'
@@ -62,7 +63,6 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The verified caller; null on public routes and before authentication. */
     auth: ClerkAuth | null
-    clerkToken: string | null
   }
   interface FastifyContextConfig {
     /** Skip authentication for this route. */
@@ -111,10 +111,10 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     acceptPendingSessions: options.acceptPendingSessions
   }
   const refusals = buildRefusalResponses({ realm: options.realm ?? 'api', retryAfterSeconds: options.retryAfterSeconds ?? 5 })
-  const jwtKeyPem = options.jwtKey === undefined ? undefined : parsePemPublicKey(options.jwtKey)
-  if (options.jwtKey !== undefined && jwtKeyPem === undefined) throw new Error('clerk-auth: jwtKey is not an RSA public key in PEM form')
-  const keyStore = jwtKeyPem !== undefined
-    ? createStaticKeyStore(jwtKeyPem)
+  const jwtKey = options.jwtKey === undefined ? undefined : parsePemPublicKey(options.jwtKey)
+  if (options.jwtKey !== undefined && jwtKey === undefined) throw new Error('clerk-auth: jwtKey is not an RSA public key in PEM form')
+  const keyStore = jwtKey !== undefined
+    ? createStaticKeyStore(jwtKey)
     : createJwksKeyStore({
       issuer,
       timeoutMs: options.jwksTimeoutMs ?? 5000,
@@ -126,60 +126,54 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     })
   fastify.addHook('onClose', async () => keyStore.close())
   const cache = new VerificationCache(options.verificationCacheSize ?? 10_000)
-  const verifying = new Map<string, Promise<Verdict>>()
   let signatureChecks = 0
   let cacheHits = 0
 
   // Parsed only when there is no Authorization header.
   await fastify.register(fastifyCookie, { hook: false })
-  await fastify.register(fastifyJwt, {
-    // Keys come from the configured issuer only; the token picks nothing but the kid.
-    secret: async (_request: FastifyRequest, token: { header: { kid: string } }) => await keyStore.getKey(token.header.kid),
-    decode: { complete: true },
-    verify: {
-      algorithms: ['RS256'],
-      allowedIss: issuer,
-      requiredClaims: ['iss', 'sub', 'sid', 'exp', 'iat'],
-      clockTolerance: clockSkewMs,
-      extractToken: (request: FastifyRequest) => request.clerkToken ?? undefined
-    },
-    decoratorName: 'auth',
-    formatUser: (claims: Record<string, unknown>) => authFromClaims(claims)
-  } as never)
-  fastify.decorateRequest('clerkToken', null)
+  fastify.decorateRequest('auth', null)
 
   function readSessionCookie (header: string): string | undefined {
     return fastify.parseCookie(header).__session
   }
 
-  /** The full check of a token not seen before: header and claims first (no key, no RSA), then the signature. */
-  async function verify (request: FastifyRequest, token: string, nowMs: number): Promise<{ verdict: Verdict, exp?: unknown }> {
-    if (!isWellFormed(token)) return { verdict: 'token_malformed' }
-    let decoded: { header: Record<string, unknown>, payload: Record<string, unknown> }
-    try {
-      decoded = fastify.jwt.decode(token) as typeof decoded
-    } catch {
-      return { verdict: 'token_malformed' }
-    }
-    const exp = decoded.payload.exp
-    const refusal = checkHeader(decoded.header) ?? checkClaims(decoded.payload, policy, nowMs)
-    if (refusal !== undefined) return { verdict: refusal, exp }
-    request.clerkToken = token
+  /** The signature check, once the header and claims have passed and the key is known. */
+  function verdictWithKey (jwt: DecodedJwt, key: KeyObject): Verdict {
     signatureChecks++
-    try {
-      return { verdict: await request.jwtVerify() as unknown as ClerkAuth, exp }
-    } catch (err) {
-      const code = refusalForVerifyError(err as Error)
-      if (code === undefined) throw err
-      return { verdict: code, exp }
-    } finally {
-      request.clerkToken = null
-    }
+    return hasValidRs256Signature(jwt, key) ? authFromClaims(jwt.payload) : 'token_signature_invalid'
   }
 
   /**
-   * The verdict on the request's token: synchronous when the token alone or the cache can answer
-   * (no promise, no microtask on the hot path), a promise when it must be verified.
+   * The full check of a token not in the cache, and its caching: header and claims first (no key,
+   * no RSA), then the signature. Synchronous whenever the key is known; a promise only while an
+   * unknown kid is looked up.
+   */
+  function verify (token: string, nowMs: number, keyGeneration: number): Verdict | Promise<Verdict> {
+    const jwt = decodeJwt(token)
+    if (jwt === undefined) return remember(token, 'token_malformed', undefined, nowMs, keyGeneration)
+    const exp = jwt.payload.exp
+    const refusal = checkHeader(jwt.header) ?? checkClaims(jwt.payload, policy, nowMs)
+    if (refusal !== undefined) return remember(token, refusal, exp, nowMs, keyGeneration)
+    const key = keyStore.getKey(jwt.header.kid as string)
+    if (!(key instanceof Promise)) return remember(token, verdictWithKey(jwt, key), exp, nowMs, keyGeneration)
+    return key.then((found) => {
+      // Requests that waited on the same lookup with the same token: the first one verifies.
+      const cached = cache.get(token, nowMs, keyGeneration)
+      return cached ?? remember(token, verdictWithKey(jwt, found), exp, nowMs, keyGeneration)
+    }, (err: unknown) => {
+      if (err instanceof RefusalError) return err.code
+      throw err
+    })
+  }
+
+  function remember (token: string, verdict: Verdict, exp: unknown, nowMs: number, keyGeneration: number): Verdict {
+    cache.remember(token, verdict, reusableUntil(verdict, exp, nowMs), keyGeneration)
+    return verdict
+  }
+
+  /**
+   * The verdict on the request's token: synchronous when the token alone, the cache or a known key
+   * can answer (no promise, no microtask), a promise only while an unknown key is looked up.
    */
   function verdictFor (request: FastifyRequest): Verdict | Promise<Verdict> {
     const found = findToken(request.headers.authorization, request.headers.cookie, readSessionCookie)
@@ -187,25 +181,16 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     const nowMs = now()
     const keyGeneration = keyStore.generation()
     const cached = cache.get(found.token, nowMs, keyGeneration)
-    if (cached !== undefined) {
-      cacheHits++
-      if (typeof cached !== 'string') request.auth = cached
-      return cached
+    if (cached !== undefined) cacheHits++
+    const verdict = cached ?? verify(found.token, nowMs, keyGeneration)
+    if (verdict instanceof Promise) {
+      return verdict.then((settled) => {
+        if (typeof settled !== 'string') request.auth = settled
+        return settled
+      })
     }
-    // Concurrent requests with the same new token share one verification.
-    let pending = verifying.get(found.token)
-    if (pending === undefined) {
-      const token = found.token
-      pending = verify(request, token, nowMs).then(({ verdict, exp }) => {
-        cache.remember(token, verdict, reusableUntil(verdict, exp, nowMs), keyGeneration)
-        return verdict
-      }).finally(() => verifying.delete(token))
-      verifying.set(token, pending)
-    }
-    return pending.then((verdict) => {
-      if (typeof verdict !== 'string') request.auth = verdict
-      return verdict
-    })
+    if (typeof verdict !== 'string') request.auth = verdict
+    return verdict
   }
 
   async function authenticate (request: FastifyRequest): Promise<ClerkAuth | RefusalCode> {

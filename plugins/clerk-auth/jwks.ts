@@ -1,10 +1,10 @@
-import { createPublicKey, type JsonWebKey } from 'node:crypto'
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
 
 /** An RS256 verification key from a JWKS, built once. */
 export interface VerificationKey {
   kid: string
-  /** SPKI PEM: @fastify/jwt caches one verifier per PEM string. */
-  pem: string
+  /** Parsed once: parsing a key costs several times an RSA verification. */
+  key: KeyObject
   /** n and e, to tell a republished key from a new one under the same kid. */
   fingerprint: string
 }
@@ -25,7 +25,7 @@ function toKey (entry: Record<string, unknown>): VerificationKey | undefined {
   try {
     const key = createPublicKey({ key: { kty, n, e } as JsonWebKey, format: 'jwk' })
     if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_MODULUS_BITS) return undefined
-    return { kid, pem: key.export({ type: 'spki', format: 'pem' }) as string, fingerprint: `${n}.${e}` }
+    return { kid, key, fingerprint: `${n}.${e}` }
   } catch {
     return undefined
   }
@@ -60,13 +60,13 @@ export function parseJwks (body: unknown, previous?: ReadonlyMap<string, Verific
 }
 
 /** Reads a PEM public key as Clerk's dashboard shows it (real newlines or \n escapes); undefined if it is not an RSA public key. */
-export function parsePemPublicKey (text: string): string | undefined {
+export function parsePemPublicKey (text: string): KeyObject | undefined {
   const pem = text.replace(/\\n/g, '\n').trim()
   if (!/^-----BEGIN (RSA )?PUBLIC KEY-----/.test(pem)) return undefined
   try {
     const key = createPublicKey(pem)
     if (key.asymmetricKeyType !== 'rsa' || (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_MODULUS_BITS) return undefined
-    return key.export({ type: 'spki', format: 'pem' }) as string
+    return key
   } catch {
     return undefined
   }

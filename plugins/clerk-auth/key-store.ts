@@ -1,9 +1,10 @@
+import type { KeyObject } from 'node:crypto'
 import { RefusalError } from './refusals.js'
 import { fetchJson, parseJwks, type VerificationKey } from './jwks.js'
 
 export interface KeyStore {
-  /** The PEM of the issuer's key named kid; a known key is returned at once, without waiting on the network. */
-  getKey: (kid: string) => string | Promise<string>
+  /** The issuer's key named kid; a known key is returned at once (no promise), without waiting on the network. */
+  getKey: (kid: string) => KeyObject | Promise<KeyObject>
   /** True while a key set is loaded and not older than the allowed staleness. */
   isReady: () => boolean
   /** Goes up whenever a key is withdrawn: verdicts given before no longer stand. */
@@ -18,9 +19,9 @@ interface Logger {
   debug: (obj: object, msg: string) => void
 }
 
-/** Networkless mode: one PEM from the Clerk dashboard, whatever kid the token names. No request is ever made. */
-export function createStaticKeyStore (pem: string): KeyStore {
-  return { getKey: () => pem, isReady: () => true, generation: () => 0, close: () => {} }
+/** Networkless mode: the one key from the Clerk dashboard, whatever kid the token names. No request is ever made. */
+export function createStaticKeyStore (key: KeyObject): KeyStore {
+  return { getKey: () => key, isReady: () => true, generation: () => 0, close: () => {} }
 }
 
 export interface JwksKeyStoreOptions {
@@ -119,14 +120,14 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
     await inFlight
   }
 
-  async function lookUpUnknown (kid: string): Promise<string> {
+  async function lookUpUnknown (kid: string): Promise<KeyObject> {
     if (inFlight === undefined && now() - lastKidTriggeredFetch >= options.unknownKidCooldownMs) {
       lastKidTriggeredFetch = now()
       void refresh()
     }
     if (inFlight !== undefined) await inFlight
     const key = isFresh() ? keys.get(kid) : undefined
-    if (key !== undefined) return key.pem
+    if (key !== undefined) return key.key
     throw new RefusalError(isFresh() ? 'token_key_unknown' : 'issuer_unavailable')
   }
 
@@ -135,7 +136,7 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
   return {
     getKey (kid) {
       const key = keys.get(kid)
-      if (key !== undefined && isFresh()) return key.pem
+      if (key !== undefined && isFresh()) return key.key
       return lookUpUnknown(kid)
     },
     isReady: isFresh,

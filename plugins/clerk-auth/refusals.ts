@@ -126,48 +126,10 @@ export function buildRefusalResponses (options: RefusalOptions): Record<RefusalC
   return responses
 }
 
-/** A refusal carried through code paths (key lookup, verifier callbacks) that can only throw. */
+/** A refusal carried through code paths that can only throw or reject (the key lookup). */
 export class RefusalError extends Error {
   override name = 'RefusalError'
   constructor (readonly code: RefusalCode, options?: ErrorOptions) {
     super(refusalTexts[code].message, options)
-  }
-}
-
-/**
- * Maps what @fastify/jwt / fast-jwt throw to our codes. Our own checks run first, so in practice
- * only signature failures arrive here; the rest is a safety net so nothing surfaces as a 500.
- */
-export function refusalForVerifyError (err: { code?: unknown, message?: string }): RefusalCode | undefined {
-  if (err instanceof RefusalError) return err.code
-  switch (err.code) {
-    case 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED':
-    case 'FAST_JWT_EXPIRED':
-      return 'token_expired'
-    case 'FAST_JWT_INACTIVE':
-      return 'token_not_yet_valid'
-    case 'FAST_JWT_INVALID_ALGORITHM':
-    case 'FAST_JWT_MISSING_SIGNATURE':
-    case 'FAST_JWT_INVALID_KEY':
-      return 'token_algorithm_invalid'
-    case 'FAST_JWT_INVALID_CRIT_HEADER':
-      return 'token_header_invalid'
-    case 'FAST_JWT_MALFORMED':
-    case 'FAST_JWT_INVALID_TYPE':
-    case 'FAST_JWT_INVALID_PAYLOAD':
-      return 'token_malformed'
-    case 'FAST_JWT_INVALID_SIGNATURE':
-      return 'token_signature_invalid'
-    case 'FST_JWT_AUTHORIZATION_TOKEN_INVALID':
-      // @fastify/jwt folds signature and claim failures into one code; fast-jwt's message tells them apart.
-      if (/signature/i.test(err.message ?? '')) return 'token_signature_invalid'
-      if (/\biss\b/.test(err.message ?? '')) return 'token_issuer_invalid'
-      return 'token_claims_invalid'
-    case 'FAST_JWT_INVALID_CLAIM_TYPE':
-    case 'FAST_JWT_INVALID_CLAIM_VALUE':
-    case 'FAST_JWT_MISSING_REQUIRED_CLAIM':
-      return 'token_claims_invalid'
-    default:
-      return undefined
   }
 }

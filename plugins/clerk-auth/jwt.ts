@@ -1,0 +1,40 @@
+import { verify, type KeyObject } from 'node:crypto'
+import { isWellFormed } from './token-source.js'
+
+/** A compact JWS taken apart; nothing in it is trusted until the signature is checked. */
+export interface DecodedJwt {
+  header: Record<string, unknown>
+  payload: Record<string, unknown>
+  /** What the signature covers: the header and payload segments exactly as sent. */
+  signingInput: string
+  signature: string
+}
+
+function parseSegment (segment: string): Record<string, unknown> | undefined {
+  const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined
+}
+
+/** Header and payload of a compact JWS whose two JSON segments are objects; undefined otherwise. */
+export function decodeJwt (token: string): DecodedJwt | undefined {
+  if (!isWellFormed(token)) return undefined
+  const headerEnd = token.indexOf('.')
+  const payloadEnd = token.indexOf('.', headerEnd + 1)
+  try {
+    const header = parseSegment(token.slice(0, headerEnd))
+    const payload = parseSegment(token.slice(headerEnd + 1, payloadEnd))
+    if (header === undefined || payload === undefined) return undefined
+    return { header, payload, signingInput: token.slice(0, payloadEnd), signature: token.slice(payloadEnd + 1) }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * RS256 (RSASSA-PKCS1-v1_5 with SHA-256), checked by node:crypto against a key built once per
+ * JWKS entry: no key parsing, no promise, no second decode on the request path.
+ */
+export function hasValidRs256Signature (jwt: DecodedJwt, key: KeyObject): boolean {
+  if (jwt.signature === '') return false
+  return verify('sha256', Buffer.from(jwt.signingInput), key, Buffer.from(jwt.signature, 'base64url'))
+}

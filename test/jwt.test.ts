@@ -1,0 +1,50 @@
+import { createPublicKey } from 'node:crypto'
+import t from 'tap'
+import { decodeJwt, hasValidRs256Signature, type DecodedJwt } from '../plugins/clerk-auth/jwt.js'
+import { signJwt } from '../src/dev-issuer/sign-jwt.js'
+import { forgeToken, hs256WithPublicKey, testKeys } from './helper.js'
+
+const [key, other] = testKeys()
+const publicKey = createPublicKey(key.privateKey)
+const claims = { sub: 'user_1', sid: 'sess_1', exp: 2_000_000_000, iat: 1_700_000_000 }
+const token = signJwt({ kid: key.publicJwk.kid }, claims, key.privateKey)
+
+t.test('decodeJwt takes a compact JWS apart without trusting it', async (t) => {
+  const jwt = decodeJwt(token) as DecodedJwt
+  t.same(jwt.header, { alg: 'RS256', typ: 'JWT', kid: key.publicJwk.kid })
+  t.same(jwt.payload, claims)
+  t.equal(`${jwt.signingInput}.${jwt.signature}`, token, 'the signed part and the signature exactly as sent')
+  t.equal(decodeJwt(forgeToken({ alg: 'none' }, claims))?.signature, '', 'an empty signature still decodes: alg none is refused by name later')
+})
+
+t.test('decodeJwt refuses what is not two JSON objects and a signature', async (t) => {
+  const segment = (value: string): string => Buffer.from(value).toString('base64url')
+  const [header, payload, signature] = token.split('.') as [string, string, string]
+  const cases: Array<[string, string]> = [
+    ['two segments', `${header}.${payload}`],
+    ['four segments', `${token}.x`],
+    ['a character outside base64url', `${header}.${payload}+.${signature}`],
+    ['padding', `${header}=.${payload}.${signature}`],
+    ['a header that is not JSON', `${segment('{"alg":')}.${payload}.${signature}`],
+    ['a payload that is not JSON', `${header}.${segment('sub=user_1')}.${signature}`],
+    ['a payload that is an array', `${header}.${segment('[1,2]')}.${signature}`],
+    ['a payload that is a string', `${header}.${segment('"user_1"')}.${signature}`],
+    ['a header that is null', `${segment('null')}.${payload}.${signature}`],
+    ['an empty payload', `${header}..${signature}`],
+    ['an empty string', '']
+  ]
+  for (const [name, value] of cases) t.equal(decodeJwt(value), undefined, name)
+})
+
+t.test('hasValidRs256Signature', async (t) => {
+  const jwt = decodeJwt(token) as DecodedJwt
+  t.ok(hasValidRs256Signature(jwt, publicKey))
+  t.notOk(hasValidRs256Signature(jwt, createPublicKey(other.privateKey)), 'another key')
+  const tampered = decodeJwt(forgeToken(jwt.header, { ...claims, sub: 'user_2' }, jwt.signature)) as DecodedJwt
+  t.notOk(hasValidRs256Signature(tampered, publicKey), 'a changed payload under the old signature')
+  t.notOk(hasValidRs256Signature({ ...jwt, signature: '' }, publicKey), 'no signature')
+  t.notOk(hasValidRs256Signature({ ...jwt, signature: jwt.signature.slice(0, 40) }, publicKey), 'a truncated signature')
+  t.notOk(hasValidRs256Signature({ ...jwt, signature: `${jwt.signature}AAAA` }, publicKey), 'a signature too long')
+  const hs256 = decodeJwt(hs256WithPublicKey(key, claims)) as DecodedJwt
+  t.notOk(hasValidRs256Signature(hs256, publicKey), 'an HMAC keyed with the public key is not an RSA signature')
+})
