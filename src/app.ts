@@ -4,6 +4,7 @@ import fastifyEnv from '@fastify/env'
 import { LogController, type FastifyInstance, type FastifyLoggerOptions, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { checkConfig, configSchema, toConfigError, type Config } from './config.js'
 import devIssuer from './dev-issuer/index.js'
+import { requestLoggerFactory } from './request-logger.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -36,6 +37,7 @@ export function serverOptions (logger: false | FastifyLoggerOptions): FastifySer
   return {
     logger: logger === false ? false : { ...logger, redact },
     logController: new ErrorsOnlyLogController(),
+    ...(logger === false ? {} : { childLoggerFactory: requestLoggerFactory }),
     return503OnClosing: true,
     forceCloseConnections: 'idle'
   }

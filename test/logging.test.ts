@@ -47,3 +47,59 @@ t.test('no log line holds a token or a cookie value, even at trace level', async
     t.notOk(line.includes(cookieSecret), 'no cookie in the log')
   }
 })
+
+t.test('a request\'s logger carries the request id and honours levels', async (t) => {
+  const issuer = await startIssuer(t)
+  const lines: string[] = []
+  const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
+  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url }, {
+    logger: { level: 'info', stream },
+    extend: (app) => {
+      app.get('/logs', { config: { public: true } }, async (request) => {
+        const level = request.log.level
+        request.log.debug('below the level')
+        request.log.info({ step: 1 }, 'a line from a handler')
+        request.log.child({ part: 'inner' }).warn('a line from a child')
+        request.log.trace('below the level too')
+        request.log.silent('never written')
+        request.log.warn('a warning line')
+        request.log.error('an error line')
+        request.log.fatal('a fatal line')
+        return { level }
+      })
+      app.get('/verbose', { config: { public: true }, logLevel: 'debug' }, async (request) => {
+        request.log.debug('a route with its own level')
+        return { level: request.log.level }
+      })
+      app.get('/louder', { config: { public: true } }, async (request) => {
+        request.log.level = 'trace'
+        request.log.trace('a level raised for one request')
+        return { level: request.log.level }
+      })
+    }
+  })
+  const res = await app.inject({ method: 'GET', url: '/logs' })
+  t.same(res.json(), { level: 'info' })
+  const written = lines.map((line) => JSON.parse(line) as Record<string, unknown>)
+  const handlerLine = written.find((line) => line.msg === 'a line from a handler')
+  const childLine = written.find((line) => line.msg === 'a line from a child')
+  t.match(handlerLine, { level: 30, step: 1, reqId: /\S/ })
+  t.match(childLine, { level: 40, part: 'inner', reqId: handlerLine?.reqId })
+  t.match(written.find((line) => line.msg === 'a warning line'), { level: 40, reqId: handlerLine?.reqId })
+  t.match(written.find((line) => line.msg === 'an error line'), { level: 50, reqId: handlerLine?.reqId })
+  t.match(written.find((line) => line.msg === 'a fatal line'), { level: 60, reqId: handlerLine?.reqId })
+  t.notOk(written.some((line) => ['below the level', 'below the level too', 'never written'].includes(line.msg as string)))
+
+  await app.inject({ method: 'GET', url: '/logs' })
+  const ids = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'a line from a handler').map((line) => line.reqId)
+  t.equal(new Set(ids).size, 2, 'each request has its own id')
+
+  const louder = await app.inject({ method: 'GET', url: '/louder' })
+  t.same(louder.json(), { level: 'trace' })
+  t.ok(lines.some((line) => line.includes('a level raised for one request')))
+  t.equal(app.log.level, 'info', 'the service logger keeps its level')
+
+  const verbose = await app.inject({ method: 'GET', url: '/verbose' })
+  t.same(verbose.json(), { level: 'debug' })
+  t.ok(lines.some((line) => line.includes('a route with its own level')))
+})

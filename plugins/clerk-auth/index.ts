@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-import fastifyCookie from '@fastify/cookie'
+import { parseCookie } from 'cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { configuredIssuer, configuredJwtKey, normalizeIssuer, parseAuthorizedParties } from '../../src/config.js'
@@ -129,12 +129,12 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
   let signatureChecks = 0
   let cacheHits = 0
 
-  // Parsed only when there is no Authorization header.
-  await fastify.register(fastifyCookie, { hook: false })
   fastify.decorateRequest('auth', null)
 
+  // Parsed only when there is no Authorization header. (Not @fastify/cookie: it adds an onSend hook
+  // to every route, for Set-Cookie, which this service never sends.)
   function readSessionCookie (header: string): string | undefined {
-    return fastify.parseCookie(header).__session
+    return parseCookie(header).__session
   }
 
   /** The signature check, once the header and claims have passed and the key is known. */
