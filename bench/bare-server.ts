@@ -1,6 +1,15 @@
 // The ceiling: the same two routes on Fastify + Mercurius with no authentication at all.
+// With BARE_RSA_VERIFY=1 it is "the RSA limit" instead: each REST request checks one RSA-2048
+// signature with a ready key object, the least work any verifier must do for a token never seen before.
+import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import Fastify from 'fastify'
 import mercurius from 'mercurius'
+
+const rsaPerRequest = process.env.BARE_RSA_VERIFY === '1'
+const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+// about the size of a Clerk token's signed part
+const signedPart = Buffer.from('x'.repeat(600))
+const signature = sign('sha256', signedPart, privateKey)
 
 const app = Fastify({ logger: false })
 app.get<{ Params: { id: string } }>('/rest-endpoints/:id', {
@@ -8,7 +17,10 @@ app.get<{ Params: { id: string } }>('/rest-endpoints/:id', {
     params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 100 } }, required: ['id'] },
     response: { 200: { type: 'string' } }
   }
-}, async (request) => `REST Ping #${request.params.id}!`)
+}, async (request) => {
+  if (rsaPerRequest && !verify('sha256', signedPart, publicKey, signature)) throw new Error('the signature does not verify')
+  return `REST Ping #${request.params.id}!`
+})
 await app.register(mercurius, {
   schema: 'type Query { pingOne(id: String!): String! }',
   resolvers: { Query: { pingOne: (_root: unknown, { id }: { id: string }) => `GraphQL Ping #${id}!` } },

@@ -135,20 +135,22 @@ const badToken = signJwt({ kid: key.publicJwk.kid }, { ...JSON.parse(Buffer.from
 const serviceEnv = { CLERK_ISSUER_URL: issuer.url, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', CLERK_VERIFICATION_CACHE_SIZE: CACHE_SIZE }
 const service = await startServer('service', join(root, 'dist/src/server.js'), serviceEnv, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
 const ceiling = await startServer('ceiling', join(import.meta.dirname, 'bare-server.js'), {}, /listening (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
+// For the distinct-token scenario: the ceiling plus one RSA-2048 verification per request.
+const rsaLimit = await startServer('RSA limit', join(import.meta.dirname, 'bare-server.js'), { BARE_RSA_VERIFY: '1' }, /listening (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
 
-interface Scenario { name: string, expect: number, connections?: number, spec: Omit<LoadSpec, 'url' | 'connections' | 'pipelining'> }
+interface Scenario { name: string, expect: number, connections?: number, withRsaLimit?: boolean, spec: Omit<LoadSpec, 'url' | 'connections' | 'pipelining'> }
 const gqlBody = JSON.stringify({ query: '{ pingOne(id: "12345") }' })
 const scenarios: Scenario[] = [
   { name: 'REST, one token', expect: 200, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: { authorization: `Bearer ${oneToken}` } } },
   // Every request takes the next of 2,000 tokens (see load.ts): with a 1,000-entry cache, none is a hit.
-  { name: `REST, ${DISTINCT_TOKENS} distinct tokens`, expect: 200, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: {}, tokensFile } },
+  { name: `REST, ${DISTINCT_TOKENS} distinct tokens`, expect: 200, withRsaLimit: true, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: {}, tokensFile } },
   { name: 'REST, no token (401)', expect: 401, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: {} } },
   { name: 'REST, bad signature (401)', expect: 401, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: { authorization: `Bearer ${badToken}` } } },
   { name: 'GraphQL pingOne, one token', expect: 200, spec: { method: 'POST', path: '/graphql', headers: { authorization: `Bearer ${oneToken}`, 'content-type': 'application/json' }, body: gqlBody } }
 ]
 
 type Measured = LoadResult & { cpuMicrosPerRequest: number }
-interface Sample { service: Measured, ceiling: Measured, ratio: number, cpuRatio: number, unexpected: number }
+interface Sample { service: Measured, ceiling: Measured, ratio: number, cpuRatio: number, unexpected: number, rsaLimit?: Measured }
 const samples = new Map<string, Sample[]>(scenarios.map((s) => [s.name, []]))
 const peakRss = new Map<string, number>()
 
@@ -159,7 +161,7 @@ function unexpectedOf (result: LoadResult, expect: number): number {
 
 // A short warm-up of every path on both servers (JIT, caches, keys).
 for (const scenario of scenarios) {
-  for (const target of [service, ceiling]) {
+  for (const target of scenario.withRsaLimit === true ? [service, ceiling, rsaLimit] : [service, ceiling]) {
     await load({ ...scenario.spec, url: target.url, connections: scenario.connections ?? connections, pipelining: 1, durationSeconds: 1 })
   }
 }
@@ -168,6 +170,7 @@ for (let round = 1; round <= rounds; round++) {
   for (const scenario of scenarios) {
     // alternate which target goes first, so neither always gets the warmer machine
     const order = round % 2 === 1 ? [service, ceiling] : [ceiling, service]
+    if (scenario.withRsaLimit === true) order.splice(1, 0, rsaLimit)
     const results = new Map<Server, Measured>()
     for (const target of order) {
       results.set(target, await measure(target, { ...scenario.spec, url: target.url, connections: scenario.connections ?? connections, pipelining: 1, durationSeconds }))
@@ -179,11 +182,13 @@ for (let round = 1; round <= rounds; round++) {
       ceiling: ceilingResult,
       ratio: serviceResult.requestsPerSecond / ceilingResult.requestsPerSecond,
       cpuRatio: ceilingResult.cpuMicrosPerRequest / serviceResult.cpuMicrosPerRequest,
-      unexpected: unexpectedOf(serviceResult, scenario.expect) + unexpectedOf(ceilingResult, 200)
+      unexpected: unexpectedOf(serviceResult, scenario.expect) + unexpectedOf(ceilingResult, 200),
+      rsaLimit: results.get(rsaLimit)
     })
     peakRss.set(scenario.name, Math.max(peakRss.get(scenario.name) ?? 0, rssMiB(service.pid).rss))
     process.stdout.write(`round ${round}/${rounds} ${scenario.name}: ${serviceResult.requestsPerSecond.toFixed(0)} vs ${ceilingResult.requestsPerSecond.toFixed(0)} req/s, ` +
-      `${serviceResult.cpuMicrosPerRequest.toFixed(1)} vs ${ceilingResult.cpuMicrosPerRequest.toFixed(1)} CPU µs/request\n`)
+      `${serviceResult.cpuMicrosPerRequest.toFixed(1)} vs ${ceilingResult.cpuMicrosPerRequest.toFixed(1)} CPU µs/request` +
+      `${results.has(rsaLimit) ? ` (RSA limit ${(results.get(rsaLimit) as Measured).requestsPerSecond.toFixed(0)} req/s)` : ''}\n`)
   }
 }
 
@@ -201,10 +206,19 @@ interface Row {
   ceilingP99Ms: number
   unexpected: number
   serviceRssMiB: number
+  /** Only for distinct tokens: the RSA limit's req/s over the ceiling's, and the service's over the RSA limit's (same round). */
+  rsaLimit?: { ratioToCeiling: number, serviceRatio: number }
 }
 const rows: Row[] = scenarios.map((scenario) => {
   const list = samples.get(scenario.name) as Sample[]
+  const withLimit = list.flatMap((s) => s.rsaLimit === undefined ? [] : [{ sample: s, limit: s.rsaLimit }])
   return {
+    rsaLimit: withLimit.length === 0
+      ? undefined
+      : {
+          ratioToCeiling: median(withLimit.map(({ sample, limit }) => limit.requestsPerSecond / sample.ceiling.requestsPerSecond)),
+          serviceRatio: median(withLimit.map(({ sample, limit }) => sample.service.requestsPerSecond / limit.requestsPerSecond))
+        },
     scenario: scenario.name,
     serviceReqPerSec: median(list.map((s) => s.service.requestsPerSecond)),
     ceilingReqPerSec: median(list.map((s) => s.ceiling.requestsPerSecond)),
@@ -255,24 +269,31 @@ if (args.long) {
 
 service.child.kill('SIGTERM')
 ceiling.child.kill('SIGTERM')
+rsaLimit.child.kill('SIGTERM')
 await issuer.close()
 
 // --- report
 const pad = (text: string, width: number): string => text.padEnd(width)
 const num = (value: number, digits = 0): string => value.toFixed(digits)
-const header = ['scenario', 'req/s', 'ceiling req/s', 'ratio', 'CPU µs/req', 'ceiling CPU µs', 'CPU ratio', 'p50 ms', 'p99 ms', 'unexpected', 'RSS MiB']
-const widths = [30, 7, 13, 6, 11, 15, 10, 7, 7, 11, 7]
+const header = ['scenario', 'req/s', 'ceiling req/s', 'ratio', 'rounds', 'CPU µs/req', 'ceiling CPU µs', 'CPU ratio', 'p50 ms', 'p99 ms', 'unexpected', 'RSS MiB']
+const widths = [30, 7, 13, 6, 10, 11, 15, 10, 7, 7, 11, 7]
 const lines = [
   header.map((h, i) => pad(h, widths[i] as number)).join(' '),
   ...rows.map((row) => [
     row.scenario, num(row.serviceReqPerSec), num(row.ceilingReqPerSec), num(row.ratioMedian, 2),
+    `${num(Math.min(...row.ratios), 2)}-${num(Math.max(...row.ratios), 2)}`,
     num(row.serviceCpuMicrosPerRequest, 1), num(row.ceilingCpuMicrosPerRequest, 1), num(row.cpuRatioMedian, 2),
     num(row.p50Ms, 1), num(row.p99Ms, 1), String(row.unexpected), num(row.serviceRssMiB, 0)
   ].map((cell, i) => pad(cell, widths[i] as number)).join(' '))
 ]
 process.stdout.write(`\n${lines.join('\n')}\n`)
 process.stdout.write(`\n${rounds} rounds of ${durationSeconds} s, ${connections} connections; server ${pinned ? `pinned to core ${SERVER_CORE}, load generator to core ${LOAD_CORE}` : 'and load generator unpinned (no taskset)'}.\n`)
-process.stdout.write('ratio: req/s against the ceiling in the same round; CPU ratio: the ceiling\'s CPU time per request over the service\'s (both medians over rounds; 1.00 = as fast as no authentication).\n')
+process.stdout.write('ratio: req/s against the ceiling in the same round (median; "rounds" is the lowest and highest round); CPU ratio: the ceiling\'s CPU time per request over the service\'s (both medians over rounds; 1.00 = as fast as no authentication).\n')
+for (const row of rows) {
+  if (row.rsaLimit === undefined) continue
+  process.stdout.write(`RSA limit (the ceiling plus one RSA-2048 verification per request): ${num(row.rsaLimit.ratioToCeiling, 2)} of the ceiling; ` +
+    `"${row.scenario}" reaches ${num(row.rsaLimit.serviceRatio, 2)} of it.\n`)
+}
 if (workersReport !== undefined) {
   process.stdout.write(`\nWORKERS=${workersReport.workers} (unpinned) vs one process (unpinned):\n`)
   for (const row of workersReport.rows) process.stdout.write(`  ${pad(row.scenario, 32)} ${num(row.reqPerSec)} req/s, x${num(row.vsSingle, 2)}\n`)

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Test } from 'tap'
@@ -147,6 +148,12 @@ export function hs256WithPublicKey (key: SigningKey, payload: Record<string, unk
   const secret = createPublicKey(key.privateKey).export({ type: 'spki', format: 'pem' })
   const input = forgeToken({ alg: 'HS256', typ: 'JWT', kid: key.publicJwk.kid }, payload).slice(0, -1)
   return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`
+}
+
+/** A log destination that keeps every line written to it. */
+export function logLines (): { lines: string[], stream: Writable } {
+  const lines: string[] = []
+  return { lines, stream: new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } }) }
 }
 
 /** Waits until check() is true, polling; fails after ms. */

@@ -1,15 +1,10 @@
 // The key lifecycle against a real issuer over HTTP, counting the requests it sees.
-import { Writable } from 'node:stream'
+import type { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
 import { generateSigningKey } from '../src/dev-issuer/signing-key.js'
-import { buildApp, startIssuer, testKeys, waitFor, type Env, type TestIssuer } from './helper.js'
+import { buildApp, logLines, startIssuer, testKeys, waitFor, type Env, type TestIssuer } from './helper.js'
 
 const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
-
-function logLines (): { lines: string[], stream: Writable } {
-  const lines: string[] = []
-  return { lines, stream: new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } }) }
-}
 
 async function warmApp (t: Test, issuer: TestIssuer, env: Env = {}, logger?: Writable) {
   const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, ...env }, logger === undefined ? {} : { logger: { level: 'debug', stream: logger } })

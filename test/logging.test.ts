@@ -1,11 +1,9 @@
-import { Writable } from 'node:stream'
 import t from 'tap'
-import { buildApp, startIssuer } from './helper.js'
+import { buildApp, logLines, startIssuer } from './helper.js'
 
 t.test('request lines are off by default', async (t) => {
   const issuer = await startIssuer(t)
-  const lines: string[] = []
-  const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
+  const { lines, stream } = logLines()
   const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url }, { logger: { level: 'info', stream } })
   await app.inject({ method: 'GET', url: '/rest-endpoints/1', headers: { authorization: `Bearer ${issuer.sign()}` } })
   t.notOk(lines.some((line) => line.includes('request completed') || line.includes('incoming request')))
@@ -13,8 +11,7 @@ t.test('request lines are off by default', async (t) => {
 
 t.test('errors are still logged when request lines are off', async (t) => {
   const issuer = await startIssuer(t)
-  const lines: string[] = []
-  const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
+  const { lines, stream } = logLines()
   const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url }, {
     logger: { level: 'info', stream },
     extend: (app) => app.get('/broken', { config: { public: true } }, async () => { throw new Error('a bug') })
@@ -26,8 +23,7 @@ t.test('errors are still logged when request lines are off', async (t) => {
 
 t.test('no log line holds a token or a cookie value, even at trace level', async (t) => {
   const issuer = await startIssuer(t)
-  const lines: string[] = []
-  const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
+  const { lines, stream } = logLines()
   const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, LOG_LEVEL: 'trace', LOG_REQUESTS: 'true' }, { logger: { level: 'trace', stream } })
 
   const good = issuer.sign()
@@ -50,8 +46,7 @@ t.test('no log line holds a token or a cookie value, even at trace level', async
 
 t.test('a request\'s logger carries the request id and honours levels', async (t) => {
   const issuer = await startIssuer(t)
-  const lines: string[] = []
-  const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
+  const { lines, stream } = logLines()
   const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url }, {
     logger: { level: 'info', stream },
     extend: (app) => {
