@@ -44,8 +44,12 @@ export interface ClerkAuthOptions {
 }
 
 export interface ClerkAuthDecorator {
-  /** Verifies the request's session token; a string result is the refusal code. */
-  authenticate: (request: FastifyRequest) => Promise<ClerkAuth | RefusalCode>
+  /**
+   * Verifies the request's session token and sets request.auth; a string result is the refusal code.
+   * Synchronous when the cache or a known key can answer, a promise only while an unknown key is
+   * looked up: `await` it either way.
+   */
+  authenticate: (request: FastifyRequest) => ClerkAuth | RefusalCode | Promise<ClerkAuth | RefusalCode>
   /** Status, headers and body of the refusal for code (401, or 503 when the issuer cannot be reached). */
   refusalFor: (code: RefusalCode) => RefusalResponse
   /** Whether the issuer's keys are loaded. */
@@ -193,10 +197,6 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     return verdict
   }
 
-  async function authenticate (request: FastifyRequest): Promise<ClerkAuth | RefusalCode> {
-    return await verdictFor(request)
-  }
-
   function refuse (reply: FastifyReply, code: RefusalCode): FastifyReply {
     const response = refusals[code]
     reply.request.log.debug({ code }, 'request refused')
@@ -215,7 +215,7 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
   }
 
   fastify.decorate('clerkAuth', {
-    authenticate,
+    authenticate: verdictFor,
     refusalFor: (code: RefusalCode) => refusals[code],
     isReady: keyStore.isReady,
     stats: () => ({ signatureChecks, cacheHits, cachedVerdicts: cache.size }),

@@ -42,10 +42,10 @@ async function graphql (fastify: FastifyInstance): Promise<void> {
   })
 
   fastify.graphql.addHook('preExecution', async (_schema, document, context) => {
-    if (isIntrospectionOnly(document)) return
     const { reply } = context
+    // Authenticated callers (the common case) need no walk of the document for introspection.
     const result = await fastify.clerkAuth.authenticate(reply.request)
-    if (typeof result !== 'string') return
+    if (typeof result !== 'string' || isIntrospectionOnly(document)) return
     const refusal = fastify.clerkAuth.refusalFor(result)
     reply.headers(refusal.headers)
     throw new OperationRefused(result, refusal.statusCode)
