@@ -88,4 +88,16 @@ t.test('through the app', async (t) => {
     t.throws(() => { (auth as { userId: string }).userId = 'someone_else' })
     t.throws(() => { (auth.claims as Record<string, unknown>).sub = 'someone_else' })
   })
+
+  t.test('a token under a known key is verified without waiting on a promise; an unknown kid waits for the lookup', async (t) => {
+    const request = (token: string) => ({ headers: { authorization: `Bearer ${token}` } }) as never
+    const fresh = app.clerkAuth.authenticate(request(issuer.sign(issuer.claims({ sid: 'sess_sync' }))))
+    t.notOk(fresh instanceof Promise, 'first sight, known key: answered at once')
+    t.match(fresh, { sessionId: 'sess_sync' })
+    const forged = app.clerkAuth.authenticate(request(issuer.sign(issuer.claims({ sid: 'sess_sync_forged' }), { key: testKeys()[1], header: { kid: issuer.keys[0]?.publicJwk.kid } })))
+    t.equal(forged, 'token_signature_invalid', 'a bad signature too')
+    const unknown = app.clerkAuth.authenticate(request(issuer.sign(undefined, { header: { kid: 'ins_not_published' } })))
+    t.ok(unknown instanceof Promise)
+    t.equal(await unknown, 'token_key_unknown')
+  })
 })
