@@ -17,6 +17,18 @@ t.test('decodeJwt takes a compact JWS apart without trusting it', async (t) => {
   t.equal(decodeJwt(forgeToken({ alg: 'none' }, claims))?.signature, '', 'an empty signature still decodes: alg none is refused by name later')
 })
 
+t.test('a header shared by many tokens is parsed once and cannot be changed by anyone', async (t) => {
+  const first = decodeJwt(token) as DecodedJwt
+  const second = decodeJwt(signJwt({ kid: key.publicJwk.kid }, { ...claims, sid: 'sess_2' }, key.privateKey)) as DecodedJwt
+  t.equal(second.header, first.header, 'the same parsed header')
+  t.ok(Object.isFrozen(first.header))
+  t.not(second.payload, first.payload, 'payloads are never shared')
+  const long = decodeJwt(forgeToken({ alg: 'RS256', kid: key.publicJwk.kid, pad: 'x'.repeat(600) }, claims, 'c2ln')) as DecodedJwt
+  const again = decodeJwt(forgeToken({ alg: 'RS256', kid: key.publicJwk.kid, pad: 'x'.repeat(600) }, claims, 'c2ln')) as DecodedJwt
+  t.same(again.header, long.header)
+  t.not(again.header, long.header, 'unusually long headers are not kept')
+})
+
 t.test('decodeJwt refuses what is not two JSON objects and a signature', async (t) => {
   const segment = (value: string): string => Buffer.from(value).toString('base64url')
   const [header, payload, signature] = token.split('.') as [string, string, string]

@@ -171,7 +171,7 @@ const ASKABLE = ['role', 'permission', 'feature', 'plan', 'reverification'] as c
 function deepFreeze<T> (value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value)
-    for (const inner of Object.values(value)) deepFreeze(inner)
+    for (const key in value) deepFreeze(value[key])
   }
   return value
 }

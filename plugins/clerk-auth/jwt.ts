@@ -1,4 +1,5 @@
 import { verify, type KeyObject } from 'node:crypto'
+import { LruMap } from 'toad-cache'
 import { isWellFormed } from './token-source.js'
 
 /** A compact JWS taken apart; nothing in it is trusted until the signature is checked. */
@@ -15,13 +16,26 @@ function parseSegment (segment: string): Record<string, unknown> | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined
 }
 
+// Tokens of one Clerk instance share a few headers (alg, kid, typ), so each is parsed once; frozen
+// because one parsed header serves many tokens. Bounded: junk headers only evict one another.
+const parsedHeaders = new LruMap<Readonly<Record<string, unknown>>>(64)
+const MAX_SHARED_HEADER_LENGTH = 512
+
+function parseHeader (segment: string): Record<string, unknown> | undefined {
+  const known = parsedHeaders.get(segment)
+  if (known !== undefined) return known
+  const header = parseSegment(segment)
+  if (header !== undefined && segment.length <= MAX_SHARED_HEADER_LENGTH) parsedHeaders.set(segment, Object.freeze(header))
+  return header
+}
+
 /** Header and payload of a compact JWS whose two JSON segments are objects; undefined otherwise. */
 export function decodeJwt (token: string): DecodedJwt | undefined {
   if (!isWellFormed(token)) return undefined
   const headerEnd = token.indexOf('.')
   const payloadEnd = token.indexOf('.', headerEnd + 1)
   try {
-    const header = parseSegment(token.slice(0, headerEnd))
+    const header = parseHeader(token.slice(0, headerEnd))
     const payload = parseSegment(token.slice(headerEnd + 1, payloadEnd))
     if (header === undefined || payload === undefined) return undefined
     return { header, payload, signingInput: token.slice(0, payloadEnd), signature: token.slice(payloadEnd + 1) }
