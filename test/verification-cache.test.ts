@@ -31,6 +31,21 @@ t.test('VerificationCache is bounded, honours expiry and key withdrawals', async
   t.equal(cache.get('token6', NOW, 0), undefined, 'no until, no entry')
 })
 
+t.test('VerificationCache answers for the whole token only, even when two tokens end alike', async (t) => {
+  const cache = new VerificationCache(10)
+  const auth = authFromClaims({ sub: 'u', sid: 's' })
+  const ending = 'S'.repeat(64)
+  cache.remember(`header.payload.${ending}`, auth, NOW + 1000, 0)
+  t.equal(cache.get(`header.payload.${ending}`, NOW, 0), auth)
+  t.equal(cache.get(`header.forged.${ending}`, NOW, 0), undefined, 'another token with the same ending is not a hit')
+  cache.remember(`header.forged.${ending}`, 'token_signature_invalid', NOW + 1000, 0)
+  t.equal(cache.get(`header.forged.${ending}`, NOW, 0), 'token_signature_invalid')
+  t.equal(cache.get(`header.payload.${ending}`, NOW, 0), undefined, 'it only pushed the other out: that one is verified again')
+  cache.remember('short', 'token_malformed', NOW + 1000, 0)
+  t.equal(cache.get('short', NOW, 0), 'token_malformed')
+  t.equal(cache.get('shorter', NOW, 0), undefined)
+})
+
 t.test('through the app', async (t) => {
   const issuer = await startIssuer(t)
   const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, CLERK_CLOCK_SKEW_MS: 0, CLERK_VERIFICATION_CACHE_SIZE: 50 })
@@ -73,6 +88,19 @@ t.test('through the app', async (t) => {
       if (res.statusCode !== 401 || res.json().code !== 'token_signature_invalid') t.fail(`request ${i} was not refused`)
     }
     t.equal(app.clerkAuth.stats().signatureChecks - before, 1)
+  })
+
+  t.test('a forged payload under a cached token\'s signature is refused, and the real token still works', async (t) => {
+    const token = issuer.sign(issuer.claims({ sid: 'sess_original' }))
+    t.equal((await call(token)).statusCode, 200)
+    const [header, , signature] = token.split('.') as [string, string, string]
+    const payload = Buffer.from(JSON.stringify(issuer.claims({ sid: 'sess_original', sub: 'user_someone_else' }))).toString('base64url')
+    const forged = await call(`${header}.${payload}.${signature}`)
+    t.equal(forged.statusCode, 401)
+    t.equal(forged.json().code, 'token_signature_invalid')
+    const again = await call(token)
+    t.equal(again.statusCode, 200)
+    t.equal(again.body, 'REST Ping #1!')
   })
 
   t.test('the cache stays within its bound', async (t) => {
