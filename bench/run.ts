@@ -3,7 +3,7 @@
 // Options: --rounds N (5), --duration S (2), --connections N (50), --long (adds a 1M-request memory run),
 //          --workers N (also measures the service with WORKERS=N, unpinned).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -123,8 +123,6 @@ const mint = (sid: string): string => signJwt({ kid: key.publicJwk.kid }, {
 // sight: the service runs here with a 1,000-entry cache (CLERK_VERIFICATION_CACHE_SIZE; default 10,000).
 const DISTINCT_TOKENS = 2_000
 const CACHE_SIZE = '1000'
-// (Until this harness gave each connection its own tokens, connections walked one list in step and
-// mostly hit the cache: that scenario measured cache hits, not verifications.)
 process.stdout.write(`minting ${DISTINCT_TOKENS} tokens...\n`)
 const oneToken = mint('sess_bench_one')
 const tokensFile = join(tmpdir(), `bench-tokens-${process.pid}.txt`)
@@ -138,7 +136,7 @@ const ceiling = await startServer('ceiling', join(import.meta.dirname, 'bare-ser
 // For the distinct-token scenario: the ceiling plus one RSA-2048 verification per request.
 const rsaLimit = await startServer('RSA limit', join(import.meta.dirname, 'bare-server.js'), { BARE_RSA_VERIFY: '1' }, /listening (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
 
-interface Scenario { name: string, expect: number, connections?: number, withRsaLimit?: boolean, spec: Omit<LoadSpec, 'url' | 'connections' | 'pipelining'> }
+interface Scenario { name: string, expect: number, withRsaLimit?: boolean, spec: Omit<LoadSpec, 'url' | 'connections' | 'pipelining'> }
 const gqlBody = JSON.stringify({ query: '{ pingOne(id: "12345") }' })
 const scenarios: Scenario[] = [
   { name: 'REST, one token', expect: 200, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: { authorization: `Bearer ${oneToken}` } } },
@@ -162,7 +160,7 @@ function unexpectedOf (result: LoadResult, expect: number): number {
 // A short warm-up of every path on both servers (JIT, caches, keys).
 for (const scenario of scenarios) {
   for (const target of scenario.withRsaLimit === true ? [service, ceiling, rsaLimit] : [service, ceiling]) {
-    await load({ ...scenario.spec, url: target.url, connections: scenario.connections ?? connections, pipelining: 1, durationSeconds: 1 })
+    await load({ ...scenario.spec, url: target.url, connections, pipelining: 1, durationSeconds: 1 })
   }
 }
 
@@ -173,7 +171,7 @@ for (let round = 1; round <= rounds; round++) {
     if (scenario.withRsaLimit === true) order.splice(1, 0, rsaLimit)
     const results = new Map<Server, Measured>()
     for (const target of order) {
-      results.set(target, await measure(target, { ...scenario.spec, url: target.url, connections: scenario.connections ?? connections, pipelining: 1, durationSeconds }))
+      results.set(target, await measure(target, { ...scenario.spec, url: target.url, connections, pipelining: 1, durationSeconds }))
     }
     const serviceResult = results.get(service) as Measured
     const ceilingResult = results.get(ceiling) as Measured
@@ -271,6 +269,7 @@ service.child.kill('SIGTERM')
 ceiling.child.kill('SIGTERM')
 rsaLimit.child.kill('SIGTERM')
 await issuer.close()
+rmSync(tokensFile, { force: true })
 
 // --- report
 const pad = (text: string, width: number): string => text.padEnd(width)
