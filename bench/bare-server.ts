@@ -4,6 +4,7 @@
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import Fastify from 'fastify'
 import mercurius from 'mercurius'
+import { idParamsSchema, type IdParams } from '../src/schemas.js'
 
 const rsaPerRequest = process.env.BARE_RSA_VERIFY === '1'
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -12,11 +13,8 @@ const signedPart = Buffer.from('x'.repeat(600))
 const signature = sign('sha256', signedPart, privateKey)
 
 const app = Fastify({ logger: false })
-app.get<{ Params: { id: string } }>('/rest-endpoints/:id', {
-  schema: {
-    params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 100 } }, required: ['id'] },
-    response: { 200: { type: 'string' } }
-  }
+app.get<{ Params: IdParams }>('/rest-endpoints/:id', {
+  schema: { params: idParamsSchema, response: { 200: { type: 'string' } } }
 }, async (request) => {
   if (rsaPerRequest && !verify('sha256', signedPart, publicKey, signature)) throw new Error('the signature does not verify')
   return `REST Ping #${request.params.id}!`
@@ -28,4 +26,4 @@ await app.register(mercurius, {
 })
 const url = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) })
 process.stdout.write(`listening ${url}\n`)
-process.on('SIGTERM', () => { void app.close().then(() => process.exit(0)) })
+process.on('SIGTERM', () => { app.close().then(() => process.exit(0), () => process.exit(1)) })

@@ -1,7 +1,8 @@
 // npm run bench: the compiled service against a local issuer, and a bare Fastify + Mercurius twin
 // (the ceiling), measured in the same run, interleaved over rounds; ratios are taken per round.
 // Options: --rounds N (5), --duration S (2), --connections N (50), --long (adds a 1M-request memory run),
-//          --workers N (also measures the service with WORKERS=N, unpinned).
+//          --workers N (also measures the service with WORKERS=N, unpinned),
+//          --recipe (adds the design card's recipe, @fastify/jwt + get-jwks, as a third target in every round).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -19,6 +20,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '2' },
     connections: { type: 'string', default: '50' },
     long: { type: 'boolean', default: false },
+    recipe: { type: 'boolean', default: false },
     workers: { type: 'string' }
   }
 })
@@ -135,6 +137,10 @@ const service = await startServer('service', join(root, 'dist/src/server.js'), s
 const ceiling = await startServer('ceiling', join(import.meta.dirname, 'bare-server.js'), {}, /listening (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
 // For the distinct-token scenario: the ceiling plus one RSA-2048 verification per request.
 const rsaLimit = await startServer('RSA limit', join(import.meta.dirname, 'bare-server.js'), { BARE_RSA_VERIFY: '1' }, /listening (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
+// --recipe: the design card's @fastify/jwt + get-jwks, against the same issuer.
+const recipe = args.recipe
+  ? await startServer('recipe', join(import.meta.dirname, 'recipe-server.js'), { RECIPE_ISSUER_URL: issuer.url }, /listening (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
+  : undefined
 
 interface Scenario { name: string, expect: number, withRsaLimit?: boolean, spec: Omit<LoadSpec, 'url' | 'connections' | 'pipelining'> }
 const gqlBody = JSON.stringify({ query: '{ pingOne(id: "12345") }' })
@@ -148,7 +154,7 @@ const scenarios: Scenario[] = [
 ]
 
 type Measured = LoadResult & { cpuMicrosPerRequest: number }
-interface Sample { service: Measured, ceiling: Measured, ratio: number, cpuRatio: number, unexpected: number, rsaLimit?: Measured }
+interface Sample { service: Measured, ceiling: Measured, ratio: number, cpuRatio: number, unexpected: number, rsaLimit?: Measured, recipe?: Measured }
 const samples = new Map<string, Sample[]>(scenarios.map((s) => [s.name, []]))
 const peakRss = new Map<string, number>()
 
@@ -159,7 +165,7 @@ function unexpectedOf (result: LoadResult, expect: number): number {
 
 // A short warm-up of every path on both servers (JIT, caches, keys).
 for (const scenario of scenarios) {
-  for (const target of scenario.withRsaLimit === true ? [service, ceiling, rsaLimit] : [service, ceiling]) {
+  for (const target of [service, ceiling, ...(scenario.withRsaLimit === true ? [rsaLimit] : []), ...(recipe === undefined ? [] : [recipe])]) {
     await load({ ...scenario.spec, url: target.url, connections, pipelining: 1, durationSeconds: 1 })
   }
 }
@@ -169,6 +175,7 @@ for (let round = 1; round <= rounds; round++) {
     // alternate which target goes first, so neither always gets the warmer machine
     const order = round % 2 === 1 ? [service, ceiling] : [ceiling, service]
     if (scenario.withRsaLimit === true) order.splice(1, 0, rsaLimit)
+    if (recipe !== undefined) order.splice(1, 0, recipe)
     const results = new Map<Server, Measured>()
     for (const target of order) {
       results.set(target, await measure(target, { ...scenario.spec, url: target.url, connections, pipelining: 1, durationSeconds }))
@@ -181,12 +188,14 @@ for (let round = 1; round <= rounds; round++) {
       ratio: serviceResult.requestsPerSecond / ceilingResult.requestsPerSecond,
       cpuRatio: ceilingResult.cpuMicrosPerRequest / serviceResult.cpuMicrosPerRequest,
       unexpected: unexpectedOf(serviceResult, scenario.expect) + unexpectedOf(ceilingResult, 200),
-      rsaLimit: results.get(rsaLimit)
+      rsaLimit: results.get(rsaLimit),
+      recipe: recipe === undefined ? undefined : results.get(recipe)
     })
     peakRss.set(scenario.name, Math.max(peakRss.get(scenario.name) ?? 0, rssMiB(service.pid).rss))
     process.stdout.write(`round ${round}/${rounds} ${scenario.name}: ${serviceResult.requestsPerSecond.toFixed(0)} vs ${ceilingResult.requestsPerSecond.toFixed(0)} req/s, ` +
       `${serviceResult.cpuMicrosPerRequest.toFixed(1)} vs ${ceilingResult.cpuMicrosPerRequest.toFixed(1)} CPU µs/request` +
-      `${results.has(rsaLimit) ? ` (RSA limit ${(results.get(rsaLimit) as Measured).requestsPerSecond.toFixed(0)} req/s)` : ''}\n`)
+      `${results.has(rsaLimit) ? ` (RSA limit ${(results.get(rsaLimit) as Measured).requestsPerSecond.toFixed(0)} req/s)` : ''}` +
+      `${recipe !== undefined && results.has(recipe) ? ` (recipe ${(results.get(recipe) as Measured).requestsPerSecond.toFixed(0)} req/s)` : ''}\n`)
   }
 }
 
@@ -206,11 +215,25 @@ interface Row {
   serviceRssMiB: number
   /** Only for distinct tokens: the RSA limit's req/s over the ceiling's, and the service's over the RSA limit's (same round). */
   rsaLimit?: { ratioToCeiling: number, serviceRatio: number }
+  /** Only with --recipe: the design card's recipe in the same rounds. */
+  recipe?: { reqPerSec: number, ratioMedian: number, ratios: number[], cpuRatioMedian: number, p99Ms: number, unexpected: number }
 }
 const rows: Row[] = scenarios.map((scenario) => {
   const list = samples.get(scenario.name) as Sample[]
   const withLimit = list.flatMap((s) => s.rsaLimit === undefined ? [] : [{ sample: s, limit: s.rsaLimit }])
+  const withRecipe = list.flatMap((s) => s.recipe === undefined ? [] : [{ sample: s, recipe: s.recipe }])
+  const recipeRatios = withRecipe.map(({ sample, recipe }) => recipe.requestsPerSecond / sample.ceiling.requestsPerSecond)
   return {
+    recipe: withRecipe.length === 0
+      ? undefined
+      : {
+          reqPerSec: median(withRecipe.map(({ recipe }) => recipe.requestsPerSecond)),
+          ratioMedian: median(recipeRatios),
+          ratios: recipeRatios.map((ratio) => Number(ratio.toFixed(3))),
+          cpuRatioMedian: median(withRecipe.map(({ sample, recipe }) => sample.ceiling.cpuMicrosPerRequest / recipe.cpuMicrosPerRequest)),
+          p99Ms: median(withRecipe.map(({ recipe }) => recipe.p99)),
+          unexpected: withRecipe.reduce((sum, { recipe }) => sum + unexpectedOf(recipe, scenario.expect), 0)
+        },
     rsaLimit: withLimit.length === 0
       ? undefined
       : {
@@ -265,9 +288,27 @@ if (args.long) {
   memory = { requests: result.total, rssAfterWarmupMiB: warm, rssAfterMiB: after, growthMiB: after - warm, maxDuringMiB: max }
 }
 
+// --recipe: JWKS fetches caused by 100 tokens that each name a different unknown kid, sent one after another.
+let unknownKidFetches: Array<{ target: string, fetches: number, statuses: Record<string, number> }> | undefined
+if (recipe !== undefined) {
+  unknownKidFetches = []
+  for (const [name, target] of [['service', service], ['recipe', recipe]] as const) {
+    const before = issuer.jwksRequests()
+    const statuses: Record<string, number> = {}
+    for (let i = 0; i < 100; i++) {
+      const token = signJwt({ kid: `ins_unknown_${name}_${i}` }, JSON.parse(Buffer.from(oneToken.split('.')[1] as string, 'base64url').toString()), key.privateKey)
+      const res = await fetch(`${target.url}/rest-endpoints/1`, { headers: { authorization: `Bearer ${token}` } })
+      await res.arrayBuffer()
+      statuses[res.status] = (statuses[res.status] ?? 0) + 1
+    }
+    unknownKidFetches.push({ target: name, fetches: issuer.jwksRequests() - before, statuses })
+  }
+}
+
 service.child.kill('SIGTERM')
 ceiling.child.kill('SIGTERM')
 rsaLimit.child.kill('SIGTERM')
+recipe?.child.kill('SIGTERM')
 await issuer.close()
 rmSync(tokensFile, { force: true })
 
@@ -293,6 +334,19 @@ for (const row of rows) {
   process.stdout.write(`RSA limit (the ceiling plus one RSA-2048 verification per request): ${num(row.rsaLimit.ratioToCeiling, 2)} of the ceiling; ` +
     `"${row.scenario}" reaches ${num(row.rsaLimit.serviceRatio, 2)} of it.\n`)
 }
+if (rows.some((row) => row.recipe !== undefined)) {
+  process.stdout.write('\nThe design card\'s recipe (@fastify/jwt secret callback + get-jwks, RS256, allowedIss, cache: true), same rounds:\n')
+  process.stdout.write(`${['scenario', 'recipe req/s', 'recipe ratio', 'rounds', 'CPU ratio', 'p99 ms', 'unexpected', 'service ratio'].map((h, i) => pad(h, [30, 13, 13, 10, 10, 7, 11, 13][i] as number)).join(' ')}\n`)
+  for (const row of rows) {
+    if (row.recipe === undefined) continue
+    process.stdout.write(`${[row.scenario, num(row.recipe.reqPerSec), num(row.recipe.ratioMedian, 2),
+      `${num(Math.min(...row.recipe.ratios), 2)}-${num(Math.max(...row.recipe.ratios), 2)}`, num(row.recipe.cpuRatioMedian, 2),
+      num(row.recipe.p99Ms, 1), String(row.recipe.unexpected), num(row.ratioMedian, 2)].map((cell, i) => pad(cell, [30, 13, 13, 10, 10, 7, 11, 13][i] as number)).join(' ')}\n`)
+  }
+}
+for (const entry of unknownKidFetches ?? []) {
+  process.stdout.write(`100 tokens with distinct unknown kids: ${entry.target} made ${entry.fetches} JWKS fetches (statuses ${JSON.stringify(entry.statuses)}).\n`)
+}
 if (workersReport !== undefined) {
   process.stdout.write(`\nWORKERS=${workersReport.workers} (unpinned) vs one process (unpinned):\n`)
   for (const row of workersReport.rows) process.stdout.write(`  ${pad(row.scenario, 32)} ${num(row.reqPerSec)} req/s, x${num(row.vsSingle, 2)}\n`)
@@ -303,5 +357,5 @@ if (memory !== undefined) {
 const resultsDir = join(root, 'bench/results')
 mkdirSync(resultsDir, { recursive: true })
 const file = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
-writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, durationSeconds, connections, pinned, rows, workers: workersReport, memory }, null, 2))
+writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, durationSeconds, connections, pinned, rows, workers: workersReport, memory, unknownKidFetches }, null, 2))
 process.stdout.write(`\nresults: ${file}\n`)

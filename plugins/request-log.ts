@@ -10,4 +10,4 @@ async function requestLog (fastify: FastifyInstance): Promise<void> {
   })
 }
 
-export default fp(requestLog, { name: 'request-log' })
+export default fp(requestLog, { name: 'request-log', fastify: '5.x', dependencies: ['@fastify/env'] })

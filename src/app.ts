@@ -2,13 +2,14 @@ import { join } from 'node:path'
 import fastifyAutoload from '@fastify/autoload'
 import fastifyEnv from '@fastify/env'
 import { LogController, type FastifyInstance, type FastifyLoggerOptions, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
-import { checkConfig, configSchema, toConfigError, type Config } from './config.js'
+import clerkAuth from '../plugins/clerk-auth/index.js'
 import devIssuer from './dev-issuer/index.js'
 import { requestLoggerFactory } from './request-logger.js'
+import { checkSettings, clerkAuthOptions, settingErrorFromOption, settingsSchema, toConfigError, type Settings } from './settings.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    config: Config
+    config: Settings
   }
 }
 
@@ -46,24 +47,29 @@ export function serverOptions (logger: false | FastifyLoggerOptions): FastifySer
 export default async function serviceApp (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   try {
     await fastify.register(fastifyEnv, opts.env === undefined
-      ? { schema: configSchema, dotenv: true }
-      : { schema: configSchema, dotenv: false, env: false, data: opts.env })
+      ? { schema: settingsSchema, dotenv: true }
+      : { schema: settingsSchema, dotenv: false, env: false, data: opts.env })
   } catch (err) {
     throw toConfigError(err as Error)
   }
-  checkConfig(fastify.config)
+  checkSettings(fastify.config)
   fastify.log.level = fastify.config.LOG_LEVEL
 
-  // Before the plugins: clerk-auth fetches the development issuer's keys when it starts.
+  // Without CLERK_ISSUER_URL, a local issuer whose URL clerk-auth is given below.
   await fastify.register(devIssuer)
+  try {
+    // The reusable plugin takes options only: the settings are mapped to them here.
+    await fastify.register(clerkAuth, clerkAuthOptions(fastify.config, fastify.devIssuer?.url))
+  } catch (err) {
+    throw settingErrorFromOption(err as Error)
+  }
 
   await fastify.register(fastifyAutoload, {
     dir: join(import.meta.dirname, '../plugins'),
-    // autoload needs an options object to merge into a plugin's autoConfig function
-    options: {},
     // plugins/ folders group files; they are not URL prefixes
     dirNameRoutePrefix: false,
-    ignorePattern: /\.d\.ts$|\.map$/
+    // clerk-auth is registered above, with its options
+    ignorePattern: /^clerk-auth$|\.d\.ts$|\.map$/
   })
   await fastify.register(fastifyAutoload, {
     dir: join(import.meta.dirname, '../routes'),

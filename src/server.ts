@@ -1,11 +1,10 @@
 import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import closeWithGrace from 'close-with-grace'
-import envSchema from 'env-schema'
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import serviceApp, { serverOptions } from './app.js'
-import { configSchema, toConfigError, type Config } from './config.js'
+import { readSettings, type Settings } from './settings.js'
 
 function exitWith (message: string): never {
   process.stderr.write(`${message}\n`)
@@ -14,11 +13,11 @@ function exitWith (message: string): never {
 
 /** WORKERS=auto or N > 1: one process per core sharing the port, each with its own warm key set and cache. */
 function workerCount (): number {
-  let config: Config
+  let config: Settings
   try {
-    config = envSchema<Config>({ schema: configSchema, dotenv: true })
+    config = readSettings()
   } catch (err) {
-    exitWith(toConfigError(err as Error).message)
+    exitWith((err as Error).message)
   }
   return config.WORKERS === 'auto' ? availableParallelism() : Number(config.WORKERS)
 }

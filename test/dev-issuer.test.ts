@@ -9,7 +9,6 @@ import { buildApp, freePort, tempDir, waitFor } from './helper.js'
 const run = promisify(execFile)
 const MINT_CLI = join(import.meta.dirname, '../dist/src/dev-issuer/mint-token.js')
 
-
 t.test('with no CLERK_ISSUER_URL the built-in issuer starts and its tokens pass the same JWKS path', async (t) => {
   const dir = tempDir(t)
   const app = await buildApp(t, { DEV_ISSUER_PORT: 0, DEV_ISSUER_DIR: dir }, {

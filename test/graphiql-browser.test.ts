@@ -42,11 +42,11 @@ t.test('GraphiQL works offline, with and without a token', async (t) => {
   t.pass('the editor rendered')
   t.match(await page.locator('#token-hint').innerText(), /development token/)
 
-  // The development token is already in the Headers tab.
-  // (page functions are strings: they run in the browser, outside this file's Node types)
-  await page.waitForFunction("document.querySelector('.graphiql-editor-tool')?.textContent?.includes('Bearer') === true", undefined, { timeout: 10_000 })
+  // The development token is already in the Headers tab. (Locators, not waitForFunction: a page
+  // function is evaluated with eval in the page, which the page's own CSP rightly refuses.)
+  await page.locator('.graphiql-editor-tool', { hasText: 'Bearer' }).first().waitFor({ timeout: 10_000 })
   await runQuery(page)
-  await page.waitForFunction("document.querySelector('.result-window')?.textContent?.includes('GraphQL Ping #12345!') === true", undefined, { timeout: 10_000 })
+  await page.locator('.result-window', { hasText: 'GraphQL Ping #12345!' }).waitFor({ timeout: 10_000 })
   t.match(await resultText(page), /GraphQL Ping #12345!/, 'pingOne answered with the token')
   t.match(await resultText(page), /user_graphiql/, 'and me shows who the backend sees')
   mkdirSync(ARTIFACTS, { recursive: true })
@@ -57,7 +57,7 @@ t.test('GraphiQL works offline, with and without a token', async (t) => {
     .find((editor) => editor.CodeMirror.getValue().includes('Bearer'))
     .CodeMirror.setValue('{}')`)
   await runQuery(page)
-  await page.waitForFunction("document.querySelector('.result-window')?.textContent?.includes('UNAUTHENTICATED') === true", undefined, { timeout: 10_000 })
+  await page.locator('.result-window', { hasText: 'UNAUTHENTICATED' }).waitFor({ timeout: 10_000 })
   t.match(await resultText(page), /token_missing/, 'the refusal is shown')
   await page.screenshot({ path: join(ARTIFACTS, 'graphiql-refused.png') })
 

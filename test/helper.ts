@@ -165,7 +165,6 @@ export async function waitFor (check: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-
 /** A loopback port that was free a moment ago. */
 export async function freePort (): Promise<number> {
   const server = createNetServer()

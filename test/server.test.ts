@@ -6,7 +6,6 @@ import { mintDevToken } from '../src/dev-issuer/dev-issuer.js'
 import { loadOrCreateSigningKey } from '../src/dev-issuer/signing-key.js'
 import { freePort, tempDir } from './helper.js'
 
-
 const SERVER = join(import.meta.dirname, '../dist/src/server.js')
 
 interface Started { child: ChildProcessWithoutNullStreams, stdout: () => string, stderr: () => string, exited: Promise<number | null> }

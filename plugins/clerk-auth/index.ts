@@ -1,61 +1,35 @@
-import type { KeyObject } from 'node:crypto'
-import { parseCookie } from 'cookie'
+// clerk-auth: the one public entry. The Fastify adapter (decorators, hooks, replies) over the
+// framework-free verifier (verifier.ts); everything other code needs is exported from here.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { configuredIssuer, configuredJwtKey, normalizeIssuer, parseAuthorizedParties } from '../../src/config.js'
-import { parsePemPublicKey } from './jwks.js'
-import { authFromClaims, unmetRequirements, type AuthRequirement, type ClerkAuth } from './auth-object.js'
+import { unmetRequirements, type AuthRequirement, type ClerkAuth } from './auth-object.js'
 import { forbiddenMessage, missingPart, requirementProblem } from './authorization.js'
-import { createJwksKeyStore, createStaticKeyStore } from './key-store.js'
-import { decodeJwt, hasValidRs256Signature, type DecodedJwt } from './jwt.js'
-import { RefusalError, buildRefusalResponses, type RefusalCode, type RefusalResponse } from './refusals.js'
-import { checkClaims, checkHeader, type ClaimPolicy } from './token-checks.js'
-import { findToken } from './token-source.js'
-import { VerificationCache, reusableUntil, type Verdict } from './verification-cache.js'
+import type { ClerkAuthOptions } from './options.js'
+import { buildRefusalResponses, type RefusalCode, type RefusalResponse } from './refusals.js'
+import { createVerifier, isRefusal, type Verdict, type Verifier, type VerifierStats } from './verifier.js'
 
+export { authObjectSchema } from './auth-object-schema.js'
 export type { AuthRequirement, ClerkAuth } from './auth-object.js'
-export type { RefusalCode } from './refusals.js'
-
-export interface ClerkAuthOptions {
-  /** The instance's Frontend API URL: the exact iss of its tokens, and where its JWKS lives. */
-  issuer: string
-  /** Allowed azp origins; when given, a token without azp or with another one is refused. */
-  authorizedParties?: string[]
-  /** Clock skew tolerated on exp, nbf and iat, in milliseconds. */
-  clockSkewMs?: number
-  /** Accept sessions whose status is pending (off by default, as in Clerk). */
-  acceptPendingSessions?: boolean
-  /** How many verdicts (keyed on the whole token) are kept; a verified token is never reused past its exp. */
-  verificationCacheSize?: number
-  /** Networkless mode: the instance's PEM public key; no JWKS request is ever made. */
-  jwtKey?: string
-  /** A JWKS fetch that takes longer is aborted (default 5 s). */
-  jwksTimeoutMs?: number
-  /** Background refresh of the key set (default 5 min). */
-  jwksRefreshIntervalMs?: number
-  /** At most one fetch per this period for tokens naming an unknown kid (default 30 s). */
-  unknownKidCooldownMs?: number
-  /** How long the last good key set serves while the issuer is unreachable (default 24 h). */
-  jwksMaxStaleMs?: number
-  retryAfterSeconds?: number
-  realm?: string
-  /** The clock, in ms since the epoch; tests may pass their own. */
-  now?: () => number
-}
+export { forbiddenMessage, missingPart, requirementProblem } from './authorization.js'
+export { clerkAuthOptionsSchema, InvalidOptionError, type ClerkAuthOptions, type InvalidOption, type Logger } from './options.js'
+export { refusalTexts, type RefusalCode, type RefusalResponse } from './refusals.js'
+export { createVerifier, isRefusal, type Verdict, type Verifier, type VerifierStats } from './verifier.js'
 
 export interface ClerkAuthDecorator {
+  /** The framework-free verifier behind the hooks. */
+  verifier: Verifier
   /**
-   * Verifies the request's session token and sets request.auth; a string result is the refusal code.
-   * Synchronous when the cache or a known key can answer, a promise only while an unknown key is
-   * looked up: `await` it either way.
+   * Verifies the request's session token and sets request.auth; a string result is the refusal code
+   * (see isRefusal). Synchronous when the cache or a known key can answer, a promise only while an
+   * unknown key is looked up: `await` it either way.
    */
-  authenticate: (request: FastifyRequest) => ClerkAuth | RefusalCode | Promise<ClerkAuth | RefusalCode>
+  authenticate: (request: FastifyRequest) => Verdict | Promise<Verdict>
   /** Status, headers and body of the refusal for code (401, or 503 when the issuer cannot be reached). */
   refusalFor: (code: RefusalCode) => RefusalResponse
   /** Whether the issuer's keys are loaded. */
   isReady: () => boolean
-  /** Counters for operators and tests: full verifications (signature checked), cache hits, cached verdicts. */
-  stats: () => { signatureChecks: number, cacheHits: number, cachedVerdicts: number }
+  /** Counters for operators and tests. */
+  stats: () => VerifierStats
   /** What the caller lacks of requirement (empty when it is met). */
   unmet: (auth: ClerkAuth, requirement: AuthRequirement) => Array<keyof AuthRequirement>
 }
@@ -86,114 +60,23 @@ export function makeRoutesPublic (fastify: FastifyInstance): void {
   })
 }
 
-/** Configuration for the app: the service's settings mapped to the plugin's options. */
-export const autoConfig = (fastify: FastifyInstance): ClerkAuthOptions => {
-  const { config } = fastify
-  return {
-    issuer: configuredIssuer(config) ?? fastify.devIssuer?.url ?? '',
-    authorizedParties: parseAuthorizedParties(config.CLERK_AUTHORIZED_PARTIES),
-    clockSkewMs: config.CLERK_CLOCK_SKEW_MS,
-    acceptPendingSessions: config.CLERK_ACCEPT_PENDING_SESSIONS,
-    verificationCacheSize: config.CLERK_VERIFICATION_CACHE_SIZE,
-    jwtKey: configuredJwtKey(config),
-    jwksTimeoutMs: config.CLERK_JWKS_TIMEOUT_MS,
-    jwksRefreshIntervalMs: config.CLERK_JWKS_REFRESH_INTERVAL_MS,
-    unknownKidCooldownMs: config.CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS,
-    jwksMaxStaleMs: config.CLERK_JWKS_MAX_STALE_MS
-  }
-}
-
 async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): Promise<void> {
-  if (options.issuer === '') throw new Error('clerk-auth needs an issuer')
-  const issuer = normalizeIssuer(options.issuer)
-  const clockSkewMs = options.clockSkewMs ?? 5000
-  const now = options.now ?? Date.now
-  const policy: ClaimPolicy = {
-    issuer,
-    authorizedParties: options.authorizedParties === undefined ? undefined : new Set(options.authorizedParties),
-    clockSkewMs,
-    acceptPendingSessions: options.acceptPendingSessions
-  }
-  const refusals = buildRefusalResponses({ realm: options.realm ?? 'api', retryAfterSeconds: options.retryAfterSeconds ?? 5 })
-  const jwtKey = options.jwtKey === undefined ? undefined : parsePemPublicKey(options.jwtKey)
-  if (options.jwtKey !== undefined && jwtKey === undefined) throw new Error('clerk-auth: jwtKey is not an RSA public key in PEM form')
-  const keyStore = jwtKey !== undefined
-    ? createStaticKeyStore(jwtKey)
-    : createJwksKeyStore({
-      issuer,
-      timeoutMs: options.jwksTimeoutMs ?? 5000,
-      refreshIntervalMs: options.jwksRefreshIntervalMs ?? 300_000,
-      unknownKidCooldownMs: options.unknownKidCooldownMs ?? 30_000,
-      maxStaleMs: options.jwksMaxStaleMs ?? 86_400_000,
-      log: fastify.log,
-      now
-    })
-  fastify.addHook('onClose', async () => keyStore.close())
-  const cache = new VerificationCache(options.verificationCacheSize ?? 10_000)
-  let signatureChecks = 0
-  let cacheHits = 0
+  const verifier = createVerifier({ ...options, log: options.log ?? fastify.log })
+  fastify.addHook('onClose', async () => verifier.close())
+  const refusals = buildRefusalResponses(verifier.options)
 
   fastify.decorateRequest('auth', null)
 
-  // Parsed only when there is no Authorization header. (Not @fastify/cookie: it adds an onSend hook
-  // to every route, for Set-Cookie, which this service never sends.)
-  function readSessionCookie (header: string): string | undefined {
-    return parseCookie(header).__session
-  }
-
-  /** The signature check, once the header and claims have passed and the key is known. */
-  function verdictWithKey (jwt: DecodedJwt, key: KeyObject): Verdict {
-    signatureChecks++
-    return hasValidRs256Signature(jwt, key) ? authFromClaims(jwt.payload) : 'token_signature_invalid'
-  }
-
-  /**
-   * The full check of a token not in the cache, and its caching: header and claims first (no key,
-   * no RSA), then the signature. Synchronous whenever the key is known; a promise only while an
-   * unknown kid is looked up.
-   */
-  function verify (token: string, nowMs: number, keyGeneration: number): Verdict | Promise<Verdict> {
-    const jwt = decodeJwt(token)
-    if (jwt === undefined) return remember(token, 'token_malformed', undefined, nowMs, keyGeneration)
-    const exp = jwt.payload.exp
-    const refusal = checkHeader(jwt.header) ?? checkClaims(jwt.payload, policy, nowMs)
-    if (refusal !== undefined) return remember(token, refusal, exp, nowMs, keyGeneration)
-    const key = keyStore.getKey(jwt.header.kid as string)
-    if (!(key instanceof Promise)) return remember(token, verdictWithKey(jwt, key), exp, nowMs, keyGeneration)
-    return key.then((found) => {
-      // Requests that waited on the same lookup with the same token: the first one verifies.
-      const cached = cache.get(token, nowMs, keyGeneration)
-      return cached ?? remember(token, verdictWithKey(jwt, found), exp, nowMs, keyGeneration)
-    }, (err: unknown) => {
-      if (err instanceof RefusalError) return err.code
-      throw err
-    })
-  }
-
-  function remember (token: string, verdict: Verdict, exp: unknown, nowMs: number, keyGeneration: number): Verdict {
-    cache.remember(token, verdict, reusableUntil(verdict, exp, nowMs), keyGeneration)
-    return verdict
-  }
-
-  /**
-   * The verdict on the request's token: synchronous when the token alone, the cache or a known key
-   * can answer (no promise, no microtask), a promise only while an unknown key is looked up.
-   */
-  function verdictFor (request: FastifyRequest): Verdict | Promise<Verdict> {
-    const found = findToken(request.headers.authorization, request.headers.cookie, readSessionCookie)
-    if (found.refusal !== undefined) return found.refusal
-    const nowMs = now()
-    const keyGeneration = keyStore.generation()
-    const cached = cache.get(found.token, nowMs, keyGeneration)
-    if (cached !== undefined) cacheHits++
-    const verdict = cached ?? verify(found.token, nowMs, keyGeneration)
+  /** The verdict on the request's token; sets request.auth when it is a caller. */
+  function authenticate (request: FastifyRequest): Verdict | Promise<Verdict> {
+    const verdict = verifier.verifyCredentials(request.headers.authorization, request.headers.cookie)
     if (verdict instanceof Promise) {
       return verdict.then((settled) => {
-        if (typeof settled !== 'string') request.auth = settled
+        if (!isRefusal(settled)) request.auth = settled
         return settled
       })
     }
-    if (typeof verdict !== 'string') request.auth = verdict
+    if (!isRefusal(verdict)) request.auth = verdict
     return verdict
   }
 
@@ -215,10 +98,11 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
   }
 
   fastify.decorate('clerkAuth', {
-    authenticate: verdictFor,
+    verifier,
+    authenticate,
     refusalFor: (code: RefusalCode) => refusals[code],
-    isReady: keyStore.isReady,
-    stats: () => ({ signatureChecks, cacheHits, cachedVerdicts: cache.size }),
+    isReady: verifier.isReady,
+    stats: verifier.stats,
     unmet: unmetRequirements
   })
 
@@ -233,7 +117,7 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
 
   /** Sends the refusal or the 403, or says the request may go on. */
   function admits (reply: FastifyReply, verdict: Verdict, requirement: AuthRequirement | undefined): boolean {
-    if (typeof verdict === 'string') {
+    if (isRefusal(verdict)) {
       refuse(reply, verdict)
       return false
     }
@@ -253,7 +137,7 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
       done()
       return
     }
-    const verdict = verdictFor(request)
+    const verdict = authenticate(request)
     if (verdict instanceof Promise) {
       verdict.then((settled) => { if (admits(reply, settled, config.auth)) done() }, done)
     } else if (admits(reply, verdict, config.auth)) {
@@ -262,4 +146,4 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
   })
 }
 
-export default fp(clerkAuth, { name: 'clerk-auth' })
+export default fp(clerkAuth, { name: 'clerk-auth', fastify: '5.x' })

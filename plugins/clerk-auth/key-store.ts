@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto'
 import { RefusalError } from './refusals.js'
 import { fetchJson, parseJwks, type VerificationKey } from './jwks.js'
+import type { Logger } from './options.js'
 
 export interface KeyStore {
   /** The issuer's key named kid; a known key is returned at once (no promise), without waiting on the network. */
@@ -10,13 +11,6 @@ export interface KeyStore {
   /** Goes up whenever a key is withdrawn: verdicts given before no longer stand. */
   generation: () => number
   close: () => void
-}
-
-interface Logger {
-  error: (obj: object, msg: string) => void
-  warn: (obj: object, msg: string) => void
-  info: (obj: object, msg: string) => void
-  debug: (obj: object, msg: string) => void
 }
 
 /** Networkless mode: the one key from the Clerk dashboard, whatever kid the token names. No request is ever made. */
@@ -75,7 +69,7 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
   function schedule (delayMs: number): void {
     if (closed) return
     clearTimeout(timer)
-    timer = setTimeout(() => { void refresh() }, delayMs)
+    timer = setTimeout(startFetch, delayMs)
     timer.unref()
   }
 
@@ -113,17 +107,16 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
     }
   }
 
-  /** Starts a fetch unless one is already running; everyone waits on the same one. */
-  async function refresh (): Promise<void> {
+  /** Starts a fetch unless one is already running; everyone waits on the same one (load never rejects). */
+  function startFetch (): void {
     if (closed) return
     inFlight ??= load().finally(() => { inFlight = undefined })
-    await inFlight
   }
 
   async function lookUpUnknown (kid: string): Promise<KeyObject> {
     if (inFlight === undefined && now() - lastKidTriggeredFetch >= options.unknownKidCooldownMs) {
       lastKidTriggeredFetch = now()
-      void refresh()
+      startFetch()
     }
     if (inFlight !== undefined) await inFlight
     const key = isFresh() ? keys.get(kid) : undefined
@@ -131,7 +124,7 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
     throw new RefusalError(isFresh() ? 'token_key_unknown' : 'issuer_unavailable')
   }
 
-  void refresh()
+  startFetch()
 
   return {
     getKey (kid) {

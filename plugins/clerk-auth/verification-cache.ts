@@ -4,6 +4,11 @@ import type { RefusalCode } from './refusals.js'
 
 export type Verdict = ClerkAuth | RefusalCode
 
+/** True when a verdict is a refusal code rather than a verified caller. */
+export function isRefusal (verdict: Verdict): verdict is RefusalCode {
+  return typeof verdict === 'string'
+}
+
 // Refusals that the same token will always get: a flood of one bad token costs one check a minute.
 // Not here: time-dependent ones (not yet valid, issued in the future), unknown keys (a rotation may
 // publish them) and anything about the issuer being unreachable.
@@ -18,7 +23,7 @@ const MAX_CACHED_TOKEN_LENGTH = 4096
 
 /** Until when a verdict on a token may be reused: a verified token never past its exp. */
 export function reusableUntil (verdict: Verdict, exp: unknown, nowMs: number): number | undefined {
-  if (typeof verdict !== 'string') return typeof exp === 'number' ? exp * 1000 : undefined
+  if (!isRefusal(verdict)) return typeof exp === 'number' ? exp * 1000 : undefined
   return LASTING_REFUSALS.has(verdict) ? nowMs + REFUSAL_TTL_MS : undefined
 }
 

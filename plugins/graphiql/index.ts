@@ -87,4 +87,4 @@ async function graphiql (fastify: FastifyInstance): Promise<void> {
   }
 }
 
-export default fp(graphiql, { name: 'graphiql', dependencies: ['clerk-auth'], encapsulate: true })
+export default fp(graphiql, { name: 'graphiql', fastify: '5.x', dependencies: ['clerk-auth', 'dev-issuer'], encapsulate: true })

@@ -1,7 +1,6 @@
 import { defaultFieldResolver, getDirectiveValues, isIntrospectionType, isObjectType, type GraphQLSchema } from 'graphql'
 import mercurius, { type MercuriusContext } from 'mercurius'
-import type { AuthRequirement } from '../clerk-auth/auth-object.js'
-import { forbiddenMessage, missingPart, requirementProblem } from '../clerk-auth/authorization.js'
+import { forbiddenMessage, missingPart, requirementProblem, type AuthRequirement } from '../clerk-auth/index.js'
 
 export const authDirectiveTypeDefs = /* GraphQL */ `
   "What the caller must have to read this field; otherwise the field is null with a FORBIDDEN error."

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import mercurius, { type MercuriusOptions } from 'mercurius'
-import { makeRoutesPublic, type RefusalCode } from '../clerk-auth/index.js'
-import { refusalTexts } from '../clerk-auth/refusals.js'
+import { isRefusal, makeRoutesPublic, refusalTexts, type RefusalCode } from '../clerk-auth/index.js'
 import { applyAuthDirective } from './auth-directive.js'
 import { isIntrospectionOnly } from './introspection.js'
 import { resolvers, schema } from './schema.js'
@@ -45,11 +44,11 @@ async function graphql (fastify: FastifyInstance): Promise<void> {
     const { reply } = context
     // Authenticated callers (the common case) need no walk of the document for introspection.
     const result = await fastify.clerkAuth.authenticate(reply.request)
-    if (typeof result !== 'string' || isIntrospectionOnly(document)) return
+    if (!isRefusal(result) || isIntrospectionOnly(document)) return
     const refusal = fastify.clerkAuth.refusalFor(result)
     reply.headers(refusal.headers)
     throw new OperationRefused(result, refusal.statusCode)
   })
 }
 
-export default fp(graphql, { name: 'graphql', dependencies: ['clerk-auth'], encapsulate: true })
+export default fp(graphql, { name: 'graphql', fastify: '5.x', dependencies: ['clerk-auth'], encapsulate: true })

@@ -1,10 +1,8 @@
 import type { FastifyInstance } from 'fastify'
+import { idParamsSchema, type IdParams } from '../../src/schemas.js'
 
 export default async function restEndpoints (fastify: FastifyInstance): Promise<void> {
-  fastify.get<{ Params: { id: string } }>('/:id', {
-    schema: {
-      params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 100 } }, required: ['id'] },
-      response: { 200: { type: 'string' } }
-    }
+  fastify.get<{ Params: IdParams }>('/:id', {
+    schema: { params: idParamsSchema, response: { 200: { type: 'string' } } }
   }, async (request) => `REST Ping #${request.params.id}!`)
 }

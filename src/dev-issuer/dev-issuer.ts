@@ -10,6 +10,8 @@ export interface DevIssuer {
   url: string
   kid: string
   mint: (input: MintInput) => string
+  /** How many times the JWKS was fetched (the bench counts the fetches each verifier makes). */
+  jwksRequests: () => number
   close: () => Promise<void>
 }
 
@@ -24,8 +26,10 @@ export function mintDevToken (key: SigningKey, issuer: string, input: MintInput)
 /** Serves the key's JWKS on loopback, exactly where a Clerk instance serves its own. */
 export async function startDevIssuer (key: SigningKey, port: number, defaultAzp: string): Promise<DevIssuer> {
   const body = JSON.stringify({ keys: [key.publicJwk] })
+  let jwksRequests = 0
   const server: Server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/.well-known/jwks.json') {
+      jwksRequests++
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' })
       res.end(body)
       return
@@ -42,6 +46,7 @@ export async function startDevIssuer (key: SigningKey, port: number, defaultAzp:
     url,
     kid: key.publicJwk.kid,
     mint: (input) => mintDevToken(key, url, { azp: defaultAzp, ...input }),
+    jwksRequests: () => jwksRequests,
     close: async () => {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { ConfigError, configuredIssuer, developmentAzp } from '../config.js'
+import { ConfigError, configuredIssuer, developmentAzp } from '../settings.js'
 import { startDevIssuer, type DevIssuer } from './dev-issuer.js'
 import { loadOrCreateSigningKey } from './signing-key.js'
 
@@ -39,4 +39,4 @@ async function devIssuerPlugin (fastify: FastifyInstance): Promise<void> {
   )
 }
 
-export default fp(devIssuerPlugin, { name: 'dev-issuer', dependencies: ['@fastify/env'] })
+export default fp(devIssuerPlugin, { name: 'dev-issuer', fastify: '5.x', dependencies: ['@fastify/env'] })

@@ -1,8 +1,7 @@
 // CLI: prints a development session token. Usage: npm run -s token -- --sub user_123 [--sid s] [--azp origin] [--ttl seconds]
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import envSchema from 'env-schema'
-import { configSchema, configuredIssuer, developmentAzp, toConfigError, type Config } from '../config.js'
+import { configuredIssuer, developmentAzp, readSettings, type Settings } from '../settings.js'
 import { devIssuerUrl, mintDevToken } from './dev-issuer.js'
 import { loadOrCreateSigningKey } from './signing-key.js'
 
@@ -11,11 +10,11 @@ function fail (message: string): never {
   process.exit(1)
 }
 
-let config: Config
+let config: Settings
 try {
-  config = envSchema<Config>({ schema: configSchema, dotenv: true })
+  config = readSettings()
 } catch (err) {
-  fail(toConfigError(err as Error).message)
+  fail((err as Error).message)
 }
 if (configuredIssuer(config) !== undefined) {
   fail('CLERK_ISSUER_URL is set, so the development issuer is off: real tokens come from your frontend (await getToken()).')

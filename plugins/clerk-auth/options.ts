@@ -1,0 +1,151 @@
+// The plugin's options: one JSON schema (ranges, defaults, types) checked with Ajv when the plugin
+// or a verifier is created, plus the rules a schema cannot say (URLs, origins, the PEM key).
+import createError from '@fastify/error'
+import { Ajv } from 'ajv'
+import type { KeyObject } from 'node:crypto'
+import type { FromSchema } from 'json-schema-to-ts'
+import { parsePemPublicKey } from './jwks.js'
+
+const milliseconds = (minimum: number, maximum: number, fallback: number) =>
+  ({ type: 'integer', minimum, maximum, default: fallback }) as const
+
+export const clerkAuthOptionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['issuer'],
+  properties: {
+    issuer: { type: 'string', description: 'The Frontend API URL: the exact iss of the tokens, and where the JWKS lives.' },
+    authorizedParties: { type: 'array', items: { type: 'string' }, description: 'Allowed azp origins; when set, azp is required.' },
+    clockSkewMs: milliseconds(0, 300_000, 5000),
+    acceptPendingSessions: { type: 'boolean', default: false },
+    verificationCacheSize: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 },
+    jwtKey: { type: 'string', description: 'Networkless mode: the instance PEM public key; no JWKS request is made.' },
+    jwksTimeoutMs: milliseconds(1, 60_000, 5000),
+    jwksRefreshIntervalMs: milliseconds(100, 86_400_000, 300_000),
+    jwksUnknownKidCooldownMs: milliseconds(0, 3_600_000, 30_000),
+    jwksMaxStaleMs: milliseconds(0, 604_800_000, 86_400_000),
+    realm: { type: 'string', pattern: '^[^"\\\\\\r\\n]*$', default: 'api' },
+    retryAfterSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
+    // Not data: checked by hand below, declared so that additionalProperties lets them through.
+    now: {},
+    log: {}
+  }
+} as const
+
+/** The log methods the plugin writes with; pino and Fastify's logger have them. */
+export interface Logger {
+  error: (obj: object, msg: string) => void
+  warn: (obj: object, msg: string) => void
+  info: (obj: object, msg: string) => void
+  debug: (obj: object, msg: string) => void
+}
+
+// After validation every default is filled in; before it, defaulted options may be left out.
+type SchemaOptions = FromSchema<typeof clerkAuthOptionsSchema>
+
+/** What the plugin and createVerifier() take; everything but issuer has a default. */
+export type ClerkAuthOptions = Omit<FromSchema<typeof clerkAuthOptionsSchema, { keepDefaultedPropertiesOptional: true }>, 'now' | 'log'> & {
+  /** The clock, in ms since the epoch (tests pass their own). */
+  now?: () => number
+  /** Where key-set events go (the Fastify adapter passes fastify.log); silent by default. */
+  log?: Logger
+}
+
+/** The options after validation: defaults applied, issuer normalised, the PEM parsed. */
+export interface ResolvedOptions extends Required<Omit<ClerkAuthOptions, 'authorizedParties' | 'jwtKey'>> {
+  authorizedParties: ReadonlySet<string> | undefined
+  jwtKey: KeyObject | undefined
+}
+
+/** Every invalid option stops registration with this code, the option's name and what is wrong. */
+export const InvalidOptionError = createError<'FST_CLERK_AUTH_INVALID_OPTION', [string, string]>(
+  'FST_CLERK_AUTH_INVALID_OPTION', 'clerk-auth option %s %s'
+)
+export type InvalidOption = InstanceType<typeof InvalidOptionError> & { option: string }
+
+function invalidOption (option: string, detail: string): InvalidOption {
+  return Object.assign(new InvalidOptionError(option, detail), { option })
+}
+
+const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: true, strictTuples: false })
+const validate = ajv.compile(clerkAuthOptionsSchema)
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+/**
+ * The issuer as tokens carry it (no trailing slash). https only; plain http for a loopback host,
+ * since keys fetched over plain http could be swapped in transit.
+ */
+export function normalizeIssuer (value: string): string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw invalidOption('issuer', 'must be an absolute URL, e.g. https://your-app.clerk.accounts.dev')
+  }
+  const secure = url.protocol === 'https:' || (url.protocol === 'http:' && (LOOPBACK_HOSTS.has(url.hostname) || /^127(\.\d{1,3}){3}$/.test(url.hostname)))
+  if (!secure) throw invalidOption('issuer', 'must use https (plain http only for a loopback host)')
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    throw invalidOption('issuer', 'must not carry credentials, a query or a fragment')
+  }
+  return value.replace(/\/+$/, '')
+}
+
+function checkOrigin (party: string): void {
+  let origin = 'null'
+  try {
+    origin = new URL(party).origin
+  } catch {}
+  if (origin === 'null' || origin !== party) {
+    throw invalidOption('authorizedParties', `must list bare origins such as https://app.example.com (got ${JSON.stringify(party)})`)
+  }
+}
+
+function describe (error: { keyword: string, message?: string, params: Record<string, unknown> }): string {
+  if (error.keyword === 'additionalProperties') return 'is not an option of clerk-auth'
+  return error.message ?? 'is invalid'
+}
+
+/** Validates and completes the options; throws FST_CLERK_AUTH_INVALID_OPTION naming the first bad one. */
+export function resolveOptions (options: ClerkAuthOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') throw invalidOption('options', 'must be an object with at least { issuer }')
+  const copy: Record<string, unknown> = { ...options }
+  // undefined means "use the default", as when the option is left out
+  for (const name of Object.keys(copy)) if (copy[name] === undefined) delete copy[name]
+  if (!validate(copy)) {
+    const error = validate.errors?.[0]
+    const name = (error?.params.additionalProperty ?? error?.params.missingProperty ?? error?.instancePath.slice(1).split('/')[0] ?? 'options') as string
+    throw invalidOption(name, error === undefined ? 'is invalid' : describe(error))
+  }
+  const valid = copy as SchemaOptions
+  if (valid.now !== undefined && typeof valid.now !== 'function') throw invalidOption('now', 'must be a function returning ms since the epoch')
+  const log = valid.log as Logger | undefined
+  if (log !== undefined && !['error', 'warn', 'info', 'debug'].every((level) => typeof (log as unknown as Record<string, unknown>)[level] === 'function')) {
+    throw invalidOption('log', 'must have error, warn, info and debug methods')
+  }
+  valid.authorizedParties?.forEach(checkOrigin)
+  let jwtKey: KeyObject | undefined
+  if (valid.jwtKey !== undefined) {
+    jwtKey = parsePemPublicKey(valid.jwtKey)
+    if (jwtKey === undefined) throw invalidOption('jwtKey', 'must be an RSA public key (2048 bits or more) in PEM form')
+  }
+  return {
+    issuer: normalizeIssuer(valid.issuer),
+    authorizedParties: valid.authorizedParties === undefined ? undefined : new Set(valid.authorizedParties),
+    clockSkewMs: valid.clockSkewMs,
+    acceptPendingSessions: valid.acceptPendingSessions,
+    verificationCacheSize: valid.verificationCacheSize,
+    jwtKey,
+    jwksTimeoutMs: valid.jwksTimeoutMs,
+    jwksRefreshIntervalMs: valid.jwksRefreshIntervalMs,
+    jwksUnknownKidCooldownMs: valid.jwksUnknownKidCooldownMs,
+    jwksMaxStaleMs: valid.jwksMaxStaleMs,
+    realm: valid.realm,
+    retryAfterSeconds: valid.retryAfterSeconds,
+    now: (options.now ?? Date.now),
+    log: log ?? silentLogger
+  }
+}
+
+const ignore = (): void => {}
+const silentLogger: Logger = { error: ignore, warn: ignore, info: ignore, debug: ignore }

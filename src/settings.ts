@@ -1,0 +1,169 @@
+import envSchema from 'env-schema'
+import type { FromSchema } from 'json-schema-to-ts'
+import { clerkAuthOptionsSchema, type ClerkAuthOptions, type InvalidOption } from '../plugins/clerk-auth/index.js'
+
+// The clerk-auth options' own ranges and defaults: one place says what a valid value is.
+const option = clerkAuthOptionsSchema.properties
+
+// The service's settings: one JSON schema read by @fastify/env (server) and env-schema (CLI, workers).
+export const settingsSchema = {
+  type: 'object',
+  // Other environment variables are dropped (env-schema removes them), not refused.
+  additionalProperties: false,
+  required: [
+    'NODE_ENV', 'PORT', 'HOST', 'LOG_LEVEL', 'CLERK_CLOCK_SKEW_MS', 'CLERK_JWKS_TIMEOUT_MS', 'CLERK_JWKS_REFRESH_INTERVAL_MS',
+    'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS', 'CLERK_JWKS_MAX_STALE_MS', 'CLERK_ACCEPT_PENDING_SESSIONS',
+    'CLERK_VERIFICATION_CACHE_SIZE', 'LOG_REQUESTS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
+  ],
+  properties: {
+    NODE_ENV: { type: 'string', default: 'development' },
+    HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
+    LOG_LEVEL: {
+      type: 'string',
+      enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info'
+    },
+    // Empty means unset: the development issuer runs instead. clerk-auth checks the URL itself.
+    CLERK_ISSUER_URL: { type: 'string' },
+    CLERK_AUTHORIZED_PARTIES: { type: 'string' },
+    CLERK_CLOCK_SKEW_MS: option.clockSkewMs,
+    CLERK_JWKS_TIMEOUT_MS: option.jwksTimeoutMs,
+    CLERK_JWKS_REFRESH_INTERVAL_MS: option.jwksRefreshIntervalMs,
+    CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS: option.jwksUnknownKidCooldownMs,
+    CLERK_JWKS_MAX_STALE_MS: option.jwksMaxStaleMs,
+    CLERK_JWT_KEY: { type: 'string' },
+    CLERK_ACCEPT_PENDING_SESSIONS: option.acceptPendingSessions,
+    CLERK_VERIFICATION_CACHE_SIZE: option.verificationCacheSize,
+    LOG_REQUESTS: { type: 'boolean', default: false },
+    WORKERS: { type: 'string', pattern: '^(auto|[1-9][0-9]{0,2})$', default: '1' },
+    DEV_ISSUER_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3001 },
+    DEV_ISSUER_DIR: { type: 'string', minLength: 1, default: '.dev-issuer' }
+  }
+} as const
+
+export type Settings = FromSchema<typeof settingsSchema>
+
+// The setting behind each clerk-auth option, so that the plugin's own checks name the variable.
+const settingOfOption: Partial<Record<keyof ClerkAuthOptions, keyof Settings>> = {
+  issuer: 'CLERK_ISSUER_URL',
+  authorizedParties: 'CLERK_AUTHORIZED_PARTIES',
+  clockSkewMs: 'CLERK_CLOCK_SKEW_MS',
+  acceptPendingSessions: 'CLERK_ACCEPT_PENDING_SESSIONS',
+  verificationCacheSize: 'CLERK_VERIFICATION_CACHE_SIZE',
+  jwtKey: 'CLERK_JWT_KEY',
+  jwksTimeoutMs: 'CLERK_JWKS_TIMEOUT_MS',
+  jwksRefreshIntervalMs: 'CLERK_JWKS_REFRESH_INTERVAL_MS',
+  jwksUnknownKidCooldownMs: 'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS',
+  jwksMaxStaleMs: 'CLERK_JWKS_MAX_STALE_MS'
+}
+
+const hints: Partial<Record<keyof Settings, string>> = {
+  CLERK_ISSUER_URL:
+    'must be your Clerk Frontend API URL, e.g. https://your-app.clerk.accounts.dev (plain http only for a loopback host)',
+  CLERK_AUTHORIZED_PARTIES: 'must be a comma-separated list of origins, e.g. https://app.example.com,http://localhost:3000',
+  CLERK_ACCEPT_PENDING_SESSIONS: 'must be true or false',
+  LOG_REQUESTS: 'must be true or false',
+  WORKERS: 'must be auto or a number of processes from 1 to 999',
+  CLERK_JWT_KEY: 'must be your instance\'s RSA public key in PEM form, as the Clerk dashboard shows it (API keys > Show JWT public key > PEM)',
+  PORT: 'must be a port number from 0 to 65535',
+  DEV_ISSUER_PORT: 'must be a port number from 0 to 65535',
+  LOG_LEVEL: 'must be one of fatal, error, warn, info, debug, trace, silent'
+}
+
+/** The hint for a setting: written above, or for a whole number, its range from the schema. */
+function hintFor (variable: string): string | undefined {
+  const known = hints[variable as keyof Settings]
+  if (known !== undefined) return known
+  const schema = (settingsSchema.properties as Record<string, { type?: string, minimum?: number, maximum?: number }>)[variable]
+  if (schema?.type !== 'integer') return undefined
+  const unit = variable.endsWith('_MS') ? ' of milliseconds' : ''
+  return `must be a whole number${unit} from ${String(schema.minimum)} to ${String(schema.maximum)}`
+}
+
+/** A setting that stops start-up; its message is one line that names the variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+  constructor (readonly variable: string, detail: string) {
+    super(`Invalid configuration: ${variable} ${detail}`)
+  }
+}
+
+interface AjvLikeError { instancePath?: string, keyword?: string, params?: { missingProperty?: string }, message?: string }
+
+/** Turns env-schema's validation error into a ConfigError naming the first bad variable. */
+export function toConfigError (err: Error & { errors?: AjvLikeError[] }): Error {
+  const first = err.errors?.[0]
+  if (first === undefined) return err
+  const variable = first.params?.missingProperty ?? first.instancePath?.replace(/^\//, '') ?? ''
+  if (variable === '') return err
+  return new ConfigError(variable, hintFor(variable) ?? first.message ?? 'is invalid')
+}
+
+/** clerk-auth refused an option: name the setting it came from. */
+export function settingErrorFromOption (err: Error): Error {
+  if ((err as Partial<InvalidOption>).code !== 'FST_CLERK_AUTH_INVALID_OPTION') return err
+  const variable = settingOfOption[(err as InvalidOption).option as keyof ClerkAuthOptions]
+  if (variable === undefined) return err
+  return new ConfigError(variable, hintFor(variable) ?? err.message)
+}
+
+/** The settings from the environment and .env; throws a ConfigError naming the first bad one. */
+export function readSettings (): Settings {
+  try {
+    return envSchema<Settings>({ schema: settingsSchema, dotenv: true })
+  } catch (err) {
+    throw toConfigError(err as Error)
+  }
+}
+
+/** CLERK_AUTHORIZED_PARTIES as a list (clerk-auth checks that each entry is an origin). */
+export function parseAuthorizedParties (value: string | undefined): string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined
+  return value.split(',').map((entry) => entry.trim().replace(/\/+$/, '')).filter((entry) => entry !== '')
+}
+
+/** CLERK_ISSUER_URL, or undefined when it is unset or empty. */
+export function configuredIssuer (settings: Pick<Settings, 'CLERK_ISSUER_URL'>): string | undefined {
+  return settings.CLERK_ISSUER_URL === '' ? undefined : settings.CLERK_ISSUER_URL
+}
+
+/** CLERK_JWT_KEY, or undefined when it is unset or blank. */
+export function configuredJwtKey (settings: Pick<Settings, 'CLERK_JWT_KEY'>): string | undefined {
+  return settings.CLERK_JWT_KEY?.trim() === '' ? undefined : settings.CLERK_JWT_KEY
+}
+
+/** Rules between settings; throws a ConfigError naming the first setting that breaks one. */
+export function checkSettings (settings: Settings): void {
+  const issuer = configuredIssuer(settings)
+  if (configuredJwtKey(settings) !== undefined && issuer === undefined) {
+    throw new ConfigError('CLERK_ISSUER_URL', 'is required with CLERK_JWT_KEY: it is the exact iss of your tokens')
+  }
+  if (issuer === undefined && settings.NODE_ENV === 'production') {
+    throw new ConfigError(
+      'CLERK_ISSUER_URL',
+      'is required when NODE_ENV=production (the development issuer never runs in production): set it to your Clerk Frontend API URL'
+    )
+  }
+}
+
+/** The clerk-auth options for these settings; devIssuerUrl stands in when CLERK_ISSUER_URL is unset. */
+export function clerkAuthOptions (settings: Settings, devIssuerUrl: string | undefined): ClerkAuthOptions {
+  return {
+    issuer: configuredIssuer(settings) ?? devIssuerUrl ?? '',
+    authorizedParties: parseAuthorizedParties(settings.CLERK_AUTHORIZED_PARTIES),
+    clockSkewMs: settings.CLERK_CLOCK_SKEW_MS,
+    acceptPendingSessions: settings.CLERK_ACCEPT_PENDING_SESSIONS,
+    verificationCacheSize: settings.CLERK_VERIFICATION_CACHE_SIZE,
+    jwtKey: configuredJwtKey(settings),
+    jwksTimeoutMs: settings.CLERK_JWKS_TIMEOUT_MS,
+    jwksRefreshIntervalMs: settings.CLERK_JWKS_REFRESH_INTERVAL_MS,
+    jwksUnknownKidCooldownMs: settings.CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS,
+    jwksMaxStaleMs: settings.CLERK_JWKS_MAX_STALE_MS
+  }
+}
+
+/** The azp the development issuer puts in its tokens: the first allowed party, else a local Next.js app. */
+export function developmentAzp (settings: Pick<Settings, 'CLERK_AUTHORIZED_PARTIES'>): string {
+  return parseAuthorizedParties(settings.CLERK_AUTHORIZED_PARTIES)?.[0] ?? 'http://localhost:3000'
+}

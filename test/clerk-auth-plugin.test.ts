@@ -1,0 +1,88 @@
+// clerk-auth as another team would use it: a bare Fastify() with nothing but the plugin's options
+// (no @fastify/env, no development issuer, no autoload), against a real issuer on 127.0.0.1.
+import Fastify, { type FastifyInstance } from 'fastify'
+import t, { type Test } from 'tap'
+import clerkAuth, { InvalidOptionError, type ClerkAuthOptions } from '../plugins/clerk-auth/index.js'
+import { startIssuer, waitFor } from './helper.js'
+
+async function bareApp (t: Test, options: ClerkAuthOptions): Promise<FastifyInstance> {
+  const app = Fastify()
+  await app.register(clerkAuth, options)
+  app.get('/ping', async () => 'pong')
+  app.get('/open', { config: { public: true } }, async () => 'open')
+  app.get('/admin', { config: { auth: { role: 'admin' } } }, async () => 'admin')
+  t.teardown(async () => await app.close())
+  await app.ready()
+  return app
+}
+
+t.test('registered in a bare Fastify with { issuer } only: 200, 401, 403 and 503', async (t) => {
+  const issuer = await startIssuer(t)
+  const app = await bareApp(t, { issuer: issuer.url })
+
+  const ok = await app.inject({ url: '/ping', headers: { authorization: `Bearer ${issuer.sign()}` } })
+  t.equal(ok.statusCode, 200)
+  t.equal(ok.body, 'pong')
+
+  const missing = await app.inject({ url: '/ping' })
+  t.equal(missing.statusCode, 401)
+  t.equal(missing.json().code, 'token_missing')
+  t.equal(missing.headers['www-authenticate'], 'Bearer realm="api"')
+  t.equal((await app.inject({ url: '/open' })).statusCode, 200, 'a public route needs no token')
+
+  const member = issuer.sign(issuer.claims({ o: { id: 'org_1', rol: 'member', slg: 'acme' } }))
+  const forbidden = await app.inject({ url: '/admin', headers: { authorization: `Bearer ${member}` } })
+  t.equal(forbidden.statusCode, 403)
+  t.same(forbidden.json().missing, { role: 'admin' })
+  const admin = issuer.sign(issuer.claims({ o: { id: 'org_1', rol: 'admin', slg: 'acme' } }))
+  t.equal((await app.inject({ url: '/admin', headers: { authorization: `Bearer ${admin}` } })).statusCode, 200)
+})
+
+t.test('with no reachable issuer, a token gets 503 with Retry-After', async (t) => {
+  const issuer = await startIssuer(t)
+  const token = issuer.sign()
+  await issuer.close()
+  const app = await bareApp(t, { issuer: issuer.url, retryAfterSeconds: 7, realm: 'ledger' })
+  const res = await app.inject({ url: '/ping', headers: { authorization: `Bearer ${token}` } })
+  t.equal(res.statusCode, 503)
+  t.equal(res.headers['retry-after'], '7')
+  t.equal(res.json().code, 'issuer_unavailable')
+  t.equal((await app.inject({ url: '/ping' })).headers['www-authenticate'], 'Bearer realm="ledger"')
+  t.notOk(app.clerkAuth.isReady())
+})
+
+t.test('the plugin uses the logger it is given, else the app\'s', async (t) => {
+  const issuer = await startIssuer(t)
+  const lines: string[] = []
+  const log = { error: () => {}, warn: () => {}, debug: () => {}, info: (_obj: object, msg: string) => { lines.push(msg) } }
+  const app = await bareApp(t, { issuer: issuer.url, log })
+  await waitFor(() => app.clerkAuth.isReady())
+  t.same(lines, ['Issuer signing keys loaded'])
+})
+
+t.test('invalid options stop registration with FST_CLERK_AUTH_INVALID_OPTION naming the option', async (t) => {
+  const cases: Array<[string, unknown, string, RegExp]> = [
+    ['no options', undefined, 'issuer', /required property/],
+    ['no issuer', {}, 'issuer', /issuer/],
+    ['an issuer that is not a URL', { issuer: 'clerk' }, 'issuer', /absolute URL/],
+    ['a plain-http remote issuer', { issuer: 'http://clerk.example.com' }, 'issuer', /https/],
+    ['an issuer with a query', { issuer: 'https://clerk.example.com/?a=1' }, 'issuer', /query/],
+    ['a misspelt option', { issuer: 'http://127.0.0.1:1', clockSkew: 5 }, 'clockSkew', /not an option/],
+    ['a negative skew', { issuer: 'http://127.0.0.1:1', clockSkewMs: -1 }, 'clockSkewMs', />= 0/],
+    ['a fractional cache size', { issuer: 'http://127.0.0.1:1', verificationCacheSize: 1.5 }, 'verificationCacheSize', /integer/],
+    ['a timeout of 0', { issuer: 'http://127.0.0.1:1', jwksTimeoutMs: 0 }, 'jwksTimeoutMs', />= 1/],
+    ['a party that is not an origin', { issuer: 'http://127.0.0.1:1', authorizedParties: ['https://app.example.com/path'] }, 'authorizedParties', /origins/],
+    ['parties as a string', { issuer: 'http://127.0.0.1:1', authorizedParties: 'https://app.example.com' }, 'authorizedParties', /array/],
+    ['a jwtKey that is no PEM', { issuer: 'http://127.0.0.1:1', jwtKey: 'abc' }, 'jwtKey', /PEM/],
+    ['a realm that would break the header', { issuer: 'http://127.0.0.1:1', realm: 'a"b' }, 'realm', /pattern/],
+    ['a clock that is not a function', { issuer: 'http://127.0.0.1:1', now: 5 }, 'now', /function/],
+    ['a logger without methods', { issuer: 'http://127.0.0.1:1', log: {} }, 'log', /methods/]
+  ]
+  for (const [name, options, option, message] of cases) {
+    const app = Fastify()
+    t.teardown(async () => await app.close())
+    const err = await app.register(clerkAuth, options as ClerkAuthOptions).ready().then(() => undefined, (e: unknown) => e)
+    t.type(err, InvalidOptionError, name)
+    t.match(err, { code: 'FST_CLERK_AUTH_INVALID_OPTION', option, message }, name)
+  }
+})
