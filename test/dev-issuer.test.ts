@@ -18,7 +18,11 @@ t.test('with no CLERK_ISSUER_URL the built-in issuer starts and its tokens pass 
   if (issuer === null) throw new Error('no development issuer')
   t.match(issuer.url, /^http:\/\/127\.0\.0\.1:\d+$/)
 
+  await waitFor(() => app.clerkAuth.isReady())
+  const fetchedBefore = issuer.jwksRequests()
   const jwks = await (await fetch(`${issuer.url}/.well-known/jwks.json`)).json() as { keys: Array<Record<string, string>> }
+  t.equal(issuer.jwksRequests(), fetchedBefore + 1, 'the issuer counts JWKS fetches')
+  t.ok(fetchedBefore >= 1, 'clerk-auth fetched the keys to become ready')
   t.equal(jwks.keys.length, 1)
   t.match(jwks.keys[0], { kty: 'RSA', alg: 'RS256', use: 'sig', kid: issuer.kid, e: 'AQAB' })
   t.equal(Buffer.from(jwks.keys[0]?.n as string, 'base64url').length, 256, 'RSA-2048')
