@@ -44,18 +44,24 @@ export const settingsSchema = {
 
 export type Settings = FromSchema<typeof settingsSchema>
 
-// The setting behind each clerk-auth option, so that the plugin's own checks name the variable.
-const settingOfOption: Partial<Record<keyof ClerkAuthOptions, keyof Settings>> = {
-  issuer: 'CLERK_ISSUER_URL',
-  authorizedParties: 'CLERK_AUTHORIZED_PARTIES',
+// Options taken from a setting as they are: one table serves the mapping and the error naming.
+const settingOfPlainOption = {
   clockSkewMs: 'CLERK_CLOCK_SKEW_MS',
   acceptPendingSessions: 'CLERK_ACCEPT_PENDING_SESSIONS',
   verificationCacheSize: 'CLERK_VERIFICATION_CACHE_SIZE',
-  jwtKey: 'CLERK_JWT_KEY',
   jwksTimeoutMs: 'CLERK_JWKS_TIMEOUT_MS',
   jwksRefreshIntervalMs: 'CLERK_JWKS_REFRESH_INTERVAL_MS',
   jwksUnknownKidCooldownMs: 'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS',
   jwksMaxStaleMs: 'CLERK_JWKS_MAX_STALE_MS'
+} as const satisfies Partial<Record<keyof ClerkAuthOptions, keyof Settings>>
+type PlainOption = keyof typeof settingOfPlainOption
+
+// The setting behind each clerk-auth option, so that the plugin's own checks name the variable.
+const settingOfOption: Partial<Record<keyof ClerkAuthOptions, keyof Settings>> = {
+  ...settingOfPlainOption,
+  issuer: 'CLERK_ISSUER_URL',
+  authorizedParties: 'CLERK_AUTHORIZED_PARTIES',
+  jwtKey: 'CLERK_JWT_KEY'
 }
 
 const hints: Partial<Record<keyof Settings, string>> = {
@@ -149,17 +155,12 @@ export function checkSettings (settings: Settings): void {
 
 /** The clerk-auth options for these settings; devIssuerUrl stands in when CLERK_ISSUER_URL is unset. */
 export function clerkAuthOptions (settings: Settings, devIssuerUrl: string | undefined): ClerkAuthOptions {
+  const plain = Object.fromEntries(Object.entries(settingOfPlainOption).map(([option, setting]) => [option, settings[setting]]))
   return {
+    ...plain as Pick<ClerkAuthOptions, PlainOption>,
     issuer: configuredIssuer(settings) ?? devIssuerUrl ?? '',
     authorizedParties: parseAuthorizedParties(settings.CLERK_AUTHORIZED_PARTIES),
-    clockSkewMs: settings.CLERK_CLOCK_SKEW_MS,
-    acceptPendingSessions: settings.CLERK_ACCEPT_PENDING_SESSIONS,
-    verificationCacheSize: settings.CLERK_VERIFICATION_CACHE_SIZE,
-    jwtKey: configuredJwtKey(settings),
-    jwksTimeoutMs: settings.CLERK_JWKS_TIMEOUT_MS,
-    jwksRefreshIntervalMs: settings.CLERK_JWKS_REFRESH_INTERVAL_MS,
-    jwksUnknownKidCooldownMs: settings.CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS,
-    jwksMaxStaleMs: settings.CLERK_JWKS_MAX_STALE_MS
+    jwtKey: configuredJwtKey(settings)
   }
 }
 

@@ -70,7 +70,9 @@ function invalidOption (option: string, detail: string): InvalidOption {
 const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: true, strictTuples: false })
 const validate = ajv.compile(clerkAuthOptionsSchema)
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]'])
+// 127.0.0.0/8 is matched by IPV4_LOOPBACK
+const LOOPBACK_HOSTS = new Set(['localhost', '[::1]'])
+const IPV4_LOOPBACK = /^127(\.\d{1,3}){3}$/
 
 /**
  * The issuer as tokens carry it (no trailing slash). https only; plain http for a loopback host,
@@ -83,7 +85,7 @@ export function normalizeIssuer (value: string): string {
   } catch {
     throw invalidOption('issuer', 'must be an absolute URL, e.g. https://your-app.clerk.accounts.dev')
   }
-  const secure = url.protocol === 'https:' || (url.protocol === 'http:' && (LOOPBACK_HOSTS.has(url.hostname) || /^127(\.\d{1,3}){3}$/.test(url.hostname)))
+  const secure = url.protocol === 'https:' || (url.protocol === 'http:' && (LOOPBACK_HOSTS.has(url.hostname) || IPV4_LOOPBACK.test(url.hostname)))
   if (!secure) throw invalidOption('issuer', 'must use https (plain http only for a loopback host)')
   if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
     throw invalidOption('issuer', 'must not carry credentials, a query or a fragment')
