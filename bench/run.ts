@@ -118,10 +118,12 @@ const median = (values: number[]): number => {
 const key = generateSigningKey()
 const issuer = await startDevIssuer(key, 0, 'http://localhost:3000')
 const nowS = Math.floor(Date.now() / 1000)
-const claimsFor = (sid: string): Record<string, unknown> => ({
-  azp: 'http://localhost:3000', exp: nowS + 3600, iat: nowS, iss: issuer.url, nbf: nowS - 5, sid, sub: 'user_bench', v: 2
-})
-const mint = (sid: string): string => signJwt({ kid: key.publicJwk.kid }, claimsFor(sid), key.privateKey)
+// Valid for an hour; with expiresIn < 0, issued a minute before it expired.
+const claimsFor = (sid: string, expiresIn = 3600): Record<string, unknown> => {
+  const iat = expiresIn > 0 ? nowS : nowS + expiresIn - 60
+  return { azp: 'http://localhost:3000', exp: nowS + expiresIn, iat, iss: issuer.url, nbf: iat - 5, sid, sub: 'user_bench', v: 2 }
+}
+const mint = (sid: string, expiresIn?: number): string => signJwt({ kid: key.publicJwk.kid }, claimsFor(sid, expiresIn), key.privateKey)
 // More distinct tokens than the service's verification cache holds, so that every request is a first
 // sight: the service runs here with a 1,000-entry cache (CLERK_VERIFICATION_CACHE_SIZE; default 10,000).
 const DISTINCT_TOKENS = 2_000
@@ -130,6 +132,10 @@ process.stdout.write(`minting ${DISTINCT_TOKENS} tokens...\n`)
 const oneToken = mint('sess_bench_one')
 const tokensFile = join(tmpdir(), `bench-tokens-${process.pid}.txt`)
 writeFileSync(tokensFile, Array.from({ length: DISTINCT_TOKENS }, (_, i) => mint(`sess_bench_${i}`)).join('\n'))
+// Expired an hour ago, as an honest client's stale tokens: since the signature is checked before the
+// claims, each costs one RSA check before its refusal is cached.
+const expiredTokensFile = join(tmpdir(), `bench-expired-tokens-${process.pid}.txt`)
+writeFileSync(expiredTokensFile, Array.from({ length: DISTINCT_TOKENS }, (_, i) => mint(`sess_bench_expired_${i}`, -3600)).join('\n'))
 const otherKey = generateSigningKey()
 const badToken = signJwt({ kid: key.publicJwk.kid }, claimsFor('sess_forged'), otherKey.privateKey)
 
@@ -149,6 +155,7 @@ const scenarios: Scenario[] = [
   { name: 'REST, one token', expect: 200, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: { authorization: `Bearer ${oneToken}` } } },
   // Every request takes the next of 2,000 tokens (see load.ts): with a 1,000-entry cache, none is a hit.
   { name: `REST, ${DISTINCT_TOKENS} distinct tokens`, expect: 200, withRsaLimit: true, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: {}, tokensFile } },
+  { name: `REST, ${DISTINCT_TOKENS} expired tokens (401)`, expect: 401, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: {}, tokensFile: expiredTokensFile } },
   { name: 'REST, no token (401)', expect: 401, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: {} } },
   { name: 'REST, bad signature (401)', expect: 401, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: { authorization: `Bearer ${badToken}` } } },
   { name: 'GraphQL pingOne, one token', expect: 200, spec: { method: 'POST', path: '/graphql', headers: { authorization: `Bearer ${oneToken}`, 'content-type': 'application/json' }, body: gqlBody } }
@@ -312,6 +319,7 @@ rsaLimit.child.kill('SIGTERM')
 recipe?.child.kill('SIGTERM')
 await issuer.close()
 rmSync(tokensFile, { force: true })
+rmSync(expiredTokensFile, { force: true })
 
 // --- report
 const pad = (text: string, width: number): string => text.padEnd(width)

@@ -16,6 +16,8 @@ declare module 'fastify' {
 export interface AppOptions {
   /** The settings to use instead of the process environment and .env (tests pass their own). */
   env?: Record<string, string | number | undefined>
+  /** The clock clerk-auth judges tokens and key ages by, in ms since the epoch (tests pass their own). */
+  now?: () => number
 }
 
 // Tokens travel in these headers: no log line may carry them, whatever serializer is in use.
@@ -59,7 +61,7 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
   await fastify.register(devIssuer)
   try {
     // The reusable plugin takes options only: the settings are mapped to them here.
-    await fastify.register(clerkAuth, clerkAuthOptions(fastify.config, fastify.devIssuer?.url))
+    await fastify.register(clerkAuth, { ...clerkAuthOptions(fastify.config, fastify.devIssuer?.url), now: opts.now })
   } catch (err) {
     throw settingErrorFromOption(err as Error)
   }

@@ -13,7 +13,7 @@ export const settingsSchema = {
   required: [
     'NODE_ENV', 'PORT', 'HOST', 'LOG_LEVEL', 'CLERK_CLOCK_SKEW_MS', 'CLERK_JWKS_TIMEOUT_MS', 'CLERK_JWKS_REFRESH_INTERVAL_MS',
     'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS', 'CLERK_JWKS_MAX_STALE_MS', 'CLERK_ACCEPT_PENDING_SESSIONS',
-    'CLERK_VERIFICATION_CACHE_SIZE', 'LOG_REQUESTS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
+    'CLERK_VERIFICATION_CACHE_SIZE', 'GRAPHQL_PUBLIC_INTROSPECTION', 'LOG_REQUESTS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
   ],
   properties: {
     NODE_ENV: { type: 'string', default: 'development' },
@@ -35,6 +35,8 @@ export const settingsSchema = {
     CLERK_JWT_KEY: { type: 'string' },
     CLERK_ACCEPT_PENDING_SESSIONS: option.acceptPendingSessions,
     CLERK_VERIFICATION_CACHE_SIZE: option.verificationCacheSize,
+    // GraphiQL loads the schema without a token; turn it off where the schema is nobody's business.
+    GRAPHQL_PUBLIC_INTROSPECTION: { type: 'boolean', default: true },
     LOG_REQUESTS: { type: 'boolean', default: false },
     WORKERS: { type: 'string', pattern: '^(auto|[1-9][0-9]{0,2})$', default: '1' },
     DEV_ISSUER_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3001 },
@@ -70,6 +72,7 @@ const hints: Partial<Record<keyof Settings, string>> = {
   CLERK_AUTHORIZED_PARTIES: 'must be a comma-separated list of origins, e.g. https://app.example.com,http://localhost:3000',
   CLERK_ACCEPT_PENDING_SESSIONS: 'must be true or false',
   LOG_REQUESTS: 'must be true or false',
+  GRAPHQL_PUBLIC_INTROSPECTION: 'must be true or false',
   WORKERS: 'must be auto or a number of processes from 1 to 999',
   CLERK_JWT_KEY: 'must be your instance\'s RSA public key in PEM form, as the Clerk dashboard shows it (API keys > Show JWT public key > PEM)',
   PORT: 'must be a port number from 0 to 65535',
@@ -109,8 +112,12 @@ export function toConfigError (err: Error & { errors?: AjvLikeError[] }): Error 
 /** clerk-auth refused an option: name the setting it came from. */
 export function settingErrorFromOption (err: Error): Error {
   if ((err as Partial<InvalidOption>).code !== 'FST_CLERK_AUTH_INVALID_OPTION') return err
-  const variable = settingOfOption[(err as InvalidOption).option as keyof ClerkAuthOptions]
+  const { option, detail } = err as InvalidOption
+  const variable = settingOfOption[option as keyof ClerkAuthOptions]
   if (variable === undefined) return err
+  // A rule between two options is told with both settings' names; any other with the setting's hint.
+  const other = Object.entries(settingOfOption).find(([name]) => name !== option && detail.includes(name))
+  if (other !== undefined) return new ConfigError(variable, detail.replaceAll(other[0], other[1]))
   return new ConfigError(variable, hintFor(variable) ?? err.message)
 }
 

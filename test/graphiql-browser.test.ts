@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Page } from 'playwright-core'
 import t from 'tap'
-import { buildApp, tempDir } from './helper.js'
+import { buildApp, startIssuer, tempDir } from './helper.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ARTIFACTS = join(import.meta.dirname, '../test-artifacts')
@@ -69,7 +69,9 @@ t.test('GraphiQL works offline, with and without a token', async (t) => {
 })
 
 t.test('in production the page mints nothing and says where a token comes from', async (t) => {
-  const app = await buildApp(t, { CLERK_ISSUER_URL: 'https://clerk.example.com', NODE_ENV: 'production' })
+  // A loopback issuer: the service fetches keys at start-up, and nothing may leave the machine.
+  const issuer = await startIssuer(t)
+  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, NODE_ENV: 'production' })
   const page = await app.inject({ method: 'GET', url: '/graphiql' })
   t.equal(page.statusCode, 200)
   t.match(page.body, /getToken\(\)/)

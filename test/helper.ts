@@ -20,12 +20,14 @@ export interface BuildOptions {
   /** Registers extra routes or hooks before the app is made ready. */
   extend?: (app: FastifyInstance) => void
   logger?: Parameters<typeof serverOptions>[0]
+  /** The clock clerk-auth reads. */
+  now?: () => number
 }
 
 /** The service app, built as the server builds it, closed when the test ends. */
 export async function buildApp (t: Test, env: Env, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(options.logger ?? false))
-  app.register(fp(serviceApp), { env })
+  app.register(fp(serviceApp), { env, now: options.now })
   // as a plugin of its own, after the app's plugins, the way a user's routes would be added
   const { extend } = options
   if (extend !== undefined) app.register(async (instance) => extend(instance))
@@ -49,8 +51,8 @@ export function testKeys (): [SigningKey, SigningKey] {
 }
 
 /** ok; error (HTTP 500); garbage (broken JSON); not-array ("keys" is an object); oversized (2 MiB, declared or chunked);
- * hang (never answers); reset (drops the connection, as a host that is down). */
-export type IssuerMode = 'ok' | 'error' | 'garbage' | 'not-array' | 'oversized' | 'oversized-chunked' | 'hang' | 'reset'
+ * hang (never answers); reset (drops the connection, as a host that is down); held (answers when the test says: release()). */
+export type IssuerMode = 'ok' | 'error' | 'garbage' | 'not-array' | 'oversized' | 'oversized-chunked' | 'hang' | 'reset' | 'held'
 
 export interface TestIssuer {
   url: string
@@ -61,6 +63,12 @@ export interface TestIssuer {
   requests: number
   /** Requests the client gave up on before an answer (hang mode). */
   aborted: number
+  /** Resolves when the next JWKS request arrives. */
+  nextRequest: () => Promise<void>
+  /** Answers the requests held so far (held mode) with the keys published now. */
+  release: () => void
+  /** The clock claims() dates tokens by: Date.now unless a test sets its own. */
+  now: () => number
   /** Valid Clerk v2 session claims for this issuer, with overrides (undefined removes a claim). */
   claims: (overrides?: Record<string, unknown>) => Record<string, unknown>
   /** Signs claims with the first published key (or another), under its kid unless the header says otherwise. */
@@ -68,16 +76,25 @@ export interface TestIssuer {
   close: () => Promise<void>
 }
 
+// What the oversized modes add to the key set: 2 MiB, over the plugin's 1 MiB cap.
+const padding = 'x'.repeat(2 * 1024 * 1024)
+
 /** A real JWKS issuer over HTTP on 127.0.0.1, closed when the test ends. */
 export async function startIssuer (t: Test, keys: SigningKey[] = [testKeys()[0]]): Promise<TestIssuer> {
+  const waiting: Array<() => void> = []
+  const held: Array<() => void> = []
   const issuer: TestIssuer = {
     url: '',
     keys,
     mode: 'ok',
     requests: 0,
     aborted: 0,
+    now: Date.now,
+    nextRequest: async () => await new Promise<void>((resolve) => waiting.push(resolve)),
+    release: () => { for (const answer of held.splice(0)) answer() },
     claims (overrides = {}) {
-      const claims: Record<string, unknown> = { ...sessionClaims({ issuer: issuer.url, sub: 'user_123', sid: 'sess_123', azp: 'http://localhost:3000' }), ...overrides }
+      const nowSeconds = Math.floor(issuer.now() / 1000)
+      const claims: Record<string, unknown> = { ...sessionClaims({ issuer: issuer.url, sub: 'user_123', sid: 'sess_123', azp: 'http://localhost:3000', nowSeconds }), ...overrides }
       for (const name of Object.keys(claims)) if (claims[name] === undefined) delete claims[name]
       return claims
     },
@@ -93,11 +110,14 @@ export async function startIssuer (t: Test, keys: SigningKey[] = [testKeys()[0]]
       return
     }
     issuer.requests++
+    for (const notify of waiting.splice(0)) notify()
     const jwks = JSON.stringify({ keys: issuer.keys.map((key) => key.publicJwk) })
-    const padding = 'x'.repeat(2 * 1024 * 1024)
     switch (issuer.mode) {
       case 'hang':
         res.on('close', () => { if (!res.writableFinished) issuer.aborted++ })
+        return
+      case 'held':
+        held.push(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: issuer.keys.map((key) => key.publicJwk) })))
         return
       case 'reset':
         req.socket.destroy()
@@ -154,6 +174,12 @@ export function hs256WithPublicKey (key: SigningKey, payload: Record<string, unk
 export function logLines (): { lines: string[], stream: Writable } {
   const lines: string[] = []
   return { lines, stream: new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } }) }
+}
+
+/** A clock a test moves by hand, for the app (buildApp's now) and the issuer's claims (issuer.now). */
+export function testClock (startMs = Date.now()): { now: () => number, advance: (ms: number) => void } {
+  let nowMs = startMs
+  return { now: () => nowMs, advance: (ms) => { nowMs += ms } }
 }
 
 /** Waits until check() is true, polling; fails after ms. */

@@ -32,7 +32,7 @@ t.test('an issuer that is down at start-up', async (t) => {
   const noToken = await app.inject({ method: 'GET', url: '/rest-endpoints/1' })
   t.equal(noToken.statusCode, 401, 'no token is still the caller\'s fault')
   const expired = await app.inject({ method: 'GET', url: '/rest-endpoints/1', headers: { authorization: `Bearer ${issuer.sign(issuer.claims({ exp: 1 }))}` } })
-  t.equal(expired.json().code, 'token_expired', 'claims are judged without any key')
+  t.equal(expired.json().code, 'issuer_unavailable', 'claims are judged only after the signature, which needs the key')
 })
 
 t.test('an issuer that answers 500 or garbage gives 503', async (t) => {
@@ -50,11 +50,12 @@ t.test('an issuer that never answers: the request gets 503 at the timeout, not a
   const issuer = await startIssuer(t)
   issuer.mode = 'hang'
   const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, CLERK_JWKS_TIMEOUT_MS: 300 })
-  const started = Date.now()
   const res = await app.inject({ method: 'GET', url: '/rest-endpoints/1', headers: { authorization: `Bearer ${issuer.sign()}` } })
   t.equal(res.statusCode, 503)
   t.equal(res.json().code, 'issuer_unavailable')
-  t.ok(Date.now() - started < 3000, 'answered near the timeout')
+  // The answer came because the fetch was given up at the timeout, not because the issuer answered.
+  await waitFor(() => issuer.aborted >= 1)
+  t.equal(issuer.requests, issuer.aborted, 'every fetch was aborted')
 })
 
 t.test('an issuer that comes back: the service becomes ready without a restart', async (t) => {

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { authFromClaims } from '../plugins/clerk-auth/auth-object.js'
 import { VerificationCache, reusableUntil } from '../plugins/clerk-auth/verification-cache.js'
-import { buildApp, startIssuer, testKeys, waitFor } from './helper.js'
+import type { SigningKey } from '../src/dev-issuer/signing-key.js'
+import { buildApp, startIssuer, testClock, testKeys } from './helper.js'
 
 const NOW = 1_800_000_000_000
 
@@ -20,6 +21,11 @@ t.test('VerificationCache is bounded, honours expiry and key withdrawals', async
   const cache = new VerificationCache(3)
   for (let i = 0; i < 5; i++) cache.remember(`token${i}`, 'token_expired', NOW + 1000, 0)
   t.equal(cache.size, 3, 'never more than its bound')
+  const auth = authFromClaims({ sub: 'u', sid: 's' })
+  for (let i = 0; i < 5; i++) cache.remember(`caller${i}`, auth, NOW + 1000, 0)
+  t.equal(cache.size, 6, 'callers have a bound of their own')
+  t.equal(cache.get('caller0', NOW, 0), undefined)
+  t.equal(cache.get('caller4', NOW, 0), auth)
   t.equal(cache.get('token0', NOW, 0), undefined, 'the oldest were evicted')
   t.equal(cache.get('token4', NOW, 0), 'token_expired')
   t.equal(cache.get('token4', NOW + 1000, 0), undefined, 'not at or after its until')
@@ -40,7 +46,11 @@ t.test('VerificationCache answers for the whole token only, even when two tokens
   t.equal(cache.get(`header.forged.${ending}`, NOW, 0), undefined, 'another token with the same ending is not a hit')
   cache.remember(`header.forged.${ending}`, 'token_signature_invalid', NOW + 1000, 0)
   t.equal(cache.get(`header.forged.${ending}`, NOW, 0), 'token_signature_invalid')
-  t.equal(cache.get(`header.payload.${ending}`, NOW, 0), undefined, 'it only pushed the other out: that one is verified again')
+  t.equal(cache.get(`header.payload.${ending}`, NOW, 0), auth, 'a refusal is held apart: the caller stays')
+  const other = authFromClaims({ sub: 'v', sid: 's' })
+  cache.remember(`header.other.${ending}`, other, NOW + 1000, 0)
+  t.equal(cache.get(`header.other.${ending}`, NOW, 0), other)
+  t.equal(cache.get(`header.payload.${ending}`, NOW, 0), undefined, 'a caller ending alike only pushes the other out: that one is verified again')
   cache.remember('short', 'token_malformed', NOW + 1000, 0)
   t.equal(cache.get('short', NOW, 0), 'token_malformed')
   t.equal(cache.get('shorter', NOW, 0), undefined)
@@ -48,7 +58,9 @@ t.test('VerificationCache answers for the whole token only, even when two tokens
 
 t.test('through the app', async (t) => {
   const issuer = await startIssuer(t)
-  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, CLERK_CLOCK_SKEW_MS: 0, CLERK_VERIFICATION_CACHE_SIZE: 50 })
+  const clock = testClock()
+  issuer.now = clock.now
+  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, CLERK_CLOCK_SKEW_MS: 0, CLERK_VERIFICATION_CACHE_SIZE: 50 }, { now: clock.now })
   const call = async (token: string) =>
     await app.inject({ method: 'GET', url: '/rest-endpoints/1', headers: { authorization: `Bearer ${token}` } })
 
@@ -61,19 +73,25 @@ t.test('through the app', async (t) => {
     t.equal(after.cacheHits - before.cacheHits, 19)
   })
 
-  t.test('concurrent requests with one new token share one signature check', async (t) => {
-    const token = issuer.sign(issuer.claims({ sid: 'sess_burst' }))
+  t.test('concurrent requests with one new token, waiting on the same key lookup, share one signature check', async (t) => {
+    const [, newKey] = testKeys()
+    issuer.keys = [issuer.keys[0] as SigningKey, newKey]
+    const token = issuer.sign(issuer.claims({ sid: 'sess_burst' }), { key: newKey })
+    const fetches = issuer.requests
     const before = app.clerkAuth.stats().signatureChecks
     const answers = await Promise.all(Array.from({ length: 30 }, async () => await call(token)))
     t.ok(answers.every((res) => res.statusCode === 200))
-    t.equal(app.clerkAuth.stats().signatureChecks - before, 1)
+    t.equal(issuer.requests - fetches, 1, 'they all waited on one fetch of the new key')
+    t.equal(app.clerkAuth.stats().signatureChecks - before, 1, 'and the first to wake verified for all')
   })
 
   t.test('a cached verification never outlives its token', async (t) => {
-    const exp = Math.floor(Date.now() / 1000) + 2
+    const exp = Math.floor(clock.now() / 1000) + 2
     const token = issuer.sign(issuer.claims({ sid: 'sess_short', exp }))
     t.equal((await call(token)).statusCode, 200)
-    await waitFor(() => Date.now() >= exp * 1000, 4000)
+    clock.advance(exp * 1000 - clock.now() - 1)
+    t.equal((await call(token)).statusCode, 200, 'a millisecond before exp: still the cached verdict')
+    clock.advance(1)
     const res = await call(token)
     t.equal(res.statusCode, 401)
     t.equal(res.json().code, 'token_expired')
@@ -105,7 +123,8 @@ t.test('through the app', async (t) => {
 
   t.test('the cache stays within its bound', async (t) => {
     for (let i = 0; i < 120; i++) await call(issuer.sign(issuer.claims({ sid: `sess_many_${i}` })))
-    t.ok(app.clerkAuth.stats().cachedVerdicts <= 50, `${app.clerkAuth.stats().cachedVerdicts} cached verdicts`)
+    // callers and refusals are held apart, each within the bound
+    t.ok(app.clerkAuth.stats().cachedVerdicts <= 50 + 50, `${app.clerkAuth.stats().cachedVerdicts} cached verdicts`)
   })
 
   t.test('auth objects shared from the cache cannot be changed by a handler', async (t) => {

@@ -6,6 +6,7 @@ import { forgeToken, startIssuer, testKeys } from './helper.js'
 t.test('createVerifier checks tokens and credentials without any framework', async (t) => {
   const issuer = await startIssuer(t)
   let nowMs = Date.now()
+  issuer.now = () => nowMs
   const verifier = createVerifier({ issuer: `${issuer.url}/`, now: () => nowMs, clockSkewMs: 0 })
   t.teardown(verifier.close)
   t.equal(verifier.options.issuer, issuer.url, 'a trailing slash is dropped: tokens carry the bare URL')

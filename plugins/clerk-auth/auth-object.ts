@@ -194,7 +194,7 @@ class SessionAuth implements ClerkAuth {
     this.userId = claims.sub as string
     this.sessionId = claims.sid as string
     this.sessionStatus = asString(claims.sts) ?? 'active'
-    this.actor = claims.act !== null && typeof claims.act === 'object' ? claims.act as Record<string, unknown> : null
+    this.actor = claims.act !== null && typeof claims.act === 'object' && !Array.isArray(claims.act) ? claims.act as Record<string, unknown> : null
     this.orgId = org.orgId
     this.orgRole = org.orgRole
     this.orgSlug = org.orgSlug

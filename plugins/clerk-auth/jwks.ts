@@ -18,10 +18,15 @@ export interface ParsedJwks {
 // Clerk signs with RSA-2048; anything weaker is not a key we should trust.
 const MIN_MODULUS_BITS = 2048
 
-function toKey (entry: Record<string, unknown>): VerificationKey | undefined {
+/** The RSA signing entries with a kid; everything else in a JWKS is skipped. */
+function isSigningEntry (entry: Record<string, unknown>): entry is { kty: 'RSA', kid: string, n: string, e: string } {
   const { kty, kid, use, alg, n, e } = entry
-  if (kty !== 'RSA' || typeof kid !== 'string' || kid === '' || typeof n !== 'string' || typeof e !== 'string') return undefined
-  if ((use !== undefined && use !== 'sig') || (alg !== undefined && alg !== 'RS256')) return undefined
+  return kty === 'RSA' && typeof kid === 'string' && kid !== '' && typeof n === 'string' && typeof e === 'string' &&
+    (use === undefined || use === 'sig') && (alg === undefined || alg === 'RS256')
+}
+
+function toKey (entry: { kty: 'RSA', kid: string, n: string, e: string }): VerificationKey | undefined {
+  const { kty, kid, n, e } = entry
   try {
     const key = createPublicKey({ key: { kty, n, e } as JsonWebKey, format: 'jwk' })
     if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_MODULUS_BITS) return undefined
@@ -33,7 +38,8 @@ function toKey (entry: Record<string, unknown>): VerificationKey | undefined {
 
 /**
  * Takes the RS256 signing keys out of a JWKS document. Keys already built (same kid, n and e)
- * are reused, so a refresh builds nothing new unless the issuer published something new.
+ * are reused, so a refresh builds nothing new unless the issuer published something new; every
+ * entry passes the same filters first, on every refresh.
  */
 export function parseJwks (body: unknown, previous?: ReadonlyMap<string, VerificationKey>): ParsedJwks {
   if (body === null || typeof body !== 'object' || !Array.isArray((body as { keys?: unknown }).keys)) {
@@ -42,13 +48,13 @@ export function parseJwks (body: unknown, previous?: ReadonlyMap<string, Verific
   const keys = new Map<string, VerificationKey>()
   let skipped = 0
   for (const entry of (body as { keys: unknown[] }).keys) {
-    if (entry === null || typeof entry !== 'object') {
+    const signing = entry as Record<string, unknown>
+    if (signing === null || typeof signing !== 'object' || !isSigningEntry(signing)) {
       skipped++
       continue
     }
-    const { kid, n, e } = entry as Record<string, unknown>
-    const known = typeof kid === 'string' ? previous?.get(kid) : undefined
-    const key = known !== undefined && known.fingerprint === `${String(n)}.${String(e)}` ? known : toKey(entry as Record<string, unknown>)
+    const known = previous?.get(signing.kid)
+    const key = known !== undefined && known.fingerprint === `${signing.n}.${signing.e}` ? known : toKey(signing)
     if (key === undefined || keys.has(key.kid)) {
       skipped++
       continue

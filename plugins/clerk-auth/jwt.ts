@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { verify, type KeyObject } from 'node:crypto'
 import { LruMap } from 'toad-cache'
 import { isWellFormed } from './token-source.js'
@@ -11,8 +12,32 @@ export interface DecodedJwt {
   signature: string
 }
 
+// Value of each base64url character; the shape check (isWellFormed) has let no other through.
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+/**
+ * True when segment is the one unpadded base64url spelling of its bytes. Buffer's decoder ignores
+ * the unused low bits of the last character, so without this one token has up to 16 spellings,
+ * each a fresh cache entry and RSA check.
+ */
+export function isCanonicalBase64url (segment: string): boolean {
+  switch (segment.length % 4) {
+    case 0: return true
+    // 2 characters carry one byte: the last one's 4 low bits are unused and must be 0
+    case 2: return BASE64URL.indexOf(segment[segment.length - 1] as string) % 16 === 0
+    // 3 characters carry two bytes: 2 unused bits
+    case 3: return BASE64URL.indexOf(segment[segment.length - 1] as string) % 4 === 0
+    // one character cannot carry a byte
+    default: return false
+  }
+}
+
 function parseSegment (segment: string): Record<string, unknown> | undefined {
-  const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+  if (!isCanonicalBase64url(segment)) return undefined
+  const bytes = Buffer.from(segment, 'base64url')
+  // toString would replace bad UTF-8 with U+FFFD, so that two different claims could read the same
+  if (!isUtf8(bytes)) return undefined
+  const value: unknown = JSON.parse(bytes.toString('utf8'))
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : undefined
 }
 
@@ -37,8 +62,9 @@ export function decodeJwt (token: string): DecodedJwt | undefined {
   try {
     const header = parseHeader(token.slice(0, headerEnd))
     const payload = parseSegment(token.slice(headerEnd + 1, payloadEnd))
-    if (header === undefined || payload === undefined) return undefined
-    return { header, payload, signingInput: token.slice(0, payloadEnd), signature: token.slice(payloadEnd + 1) }
+    const signature = token.slice(payloadEnd + 1)
+    if (header === undefined || payload === undefined || !isCanonicalBase64url(signature)) return undefined
+    return { header, payload, signingInput: token.slice(0, payloadEnd), signature }
   } catch {
     return undefined
   }

@@ -8,6 +8,8 @@ export interface KeyStore {
   getKey: (kid: string) => KeyObject | Promise<KeyObject>
   /** True while a key set is loaded and not older than the allowed staleness. */
   isReady: () => boolean
+  /** isReady at a time the caller has already read from the clock. */
+  isFreshAt: (nowMs: number) => boolean
   /** Goes up whenever a key is withdrawn: verdicts given before no longer stand. */
   generation: () => number
   close: () => void
@@ -15,7 +17,7 @@ export interface KeyStore {
 
 /** Networkless mode: the one key from the Clerk dashboard, whatever kid the token names. No request is ever made. */
 export function createStaticKeyStore (key: KeyObject): KeyStore {
-  return { getKey: () => key, isReady: () => true, generation: () => 0, close: () => {} }
+  return { getKey: () => key, isReady: () => true, isFreshAt: () => true, generation: () => 0, close: () => {} }
 }
 
 export interface JwksKeyStoreOptions {
@@ -62,8 +64,12 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
   let timer: NodeJS.Timeout | undefined
   let closed = false
 
+  function isFreshAt (nowMs: number): boolean {
+    return keys.size > 0 && nowMs - loadedAt <= options.maxStaleMs
+  }
+
   function isFresh (): boolean {
-    return keys.size > 0 && now() - loadedAt <= options.maxStaleMs
+    return isFreshAt(now())
   }
 
   function schedule (delayMs: number): void {
@@ -133,6 +139,7 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
       return lookUpUnknown(kid)
     },
     isReady: isFresh,
+    isFreshAt,
     generation: () => generation,
     close () {
       closed = true

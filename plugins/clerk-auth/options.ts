@@ -61,10 +61,10 @@ export interface ResolvedOptions extends Required<Omit<ClerkAuthOptions, 'author
 export const InvalidOptionError = createError<'FST_CLERK_AUTH_INVALID_OPTION', [string, string]>(
   'FST_CLERK_AUTH_INVALID_OPTION', 'clerk-auth option %s %s'
 )
-export type InvalidOption = InstanceType<typeof InvalidOptionError> & { option: string }
+export type InvalidOption = InstanceType<typeof InvalidOptionError> & { option: string, detail: string }
 
 function invalidOption (option: string, detail: string): InvalidOption {
-  return Object.assign(new InvalidOptionError(option, detail), { option })
+  return Object.assign(new InvalidOptionError(option, detail), { option, detail })
 }
 
 const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: true, strictTuples: false })
@@ -126,6 +126,11 @@ export function resolveOptions (options: ClerkAuthOptions): ResolvedOptions {
     throw invalidOption('log', 'must have error, warn, info and debug methods')
   }
   valid.authorizedParties?.forEach(checkOrigin)
+  // Keys are only as old as the refresh interval between two good fetches: a shorter allowance would
+  // count a fresh key set as stale and refuse valid tokens with 503.
+  if (valid.jwksMaxStaleMs < valid.jwksRefreshIntervalMs) {
+    throw invalidOption('jwksMaxStaleMs', `must be at least jwksRefreshIntervalMs (${valid.jwksRefreshIntervalMs} ms)`)
+  }
   let jwtKey: KeyObject | undefined
   if (valid.jwtKey !== undefined) {
     jwtKey = parsePemPublicKey(valid.jwtKey)

@@ -73,11 +73,11 @@ export const refusalTexts: Record<RefusalCode, RefusalText> = {
     description: 'unauthorized party'
   },
   token_claims_invalid: {
-    message: 'The session token lacks a required claim or has one of the wrong type (iss, sub, sid, exp, iat, nbf).',
+    message: 'The session token lacks a required claim or has one of the wrong type or value (iss, sub, sid, exp, iat, nbf, sts, act).',
     description: 'invalid claims'
   },
   token_not_session: {
-    message: 'Only session tokens are accepted here, not machine (M2M) tokens.',
+    message: 'Only session tokens are accepted here, not JWT-template, machine (M2M) or OAuth access tokens.',
     description: 'not a session token'
   },
   session_pending: {

@@ -1,21 +1,31 @@
 import type { RefusalCode } from './refusals.js'
 
-// Clerk's header category for machine-to-machine tokens: never a session.
-const MACHINE_TOKEN_CATEGORY = 'cl_B7d4PD333AAA'
+// Header categories (`cat`) of tokens Clerk signs with the instance key but that are not sessions:
+// JWT-template tokens and M2M tokens (shared/clerk/machine-tokens.md §1, §4). The session category
+// cl_B7d4PD111AAA, the "ignore" category cl_I7d4PD111III and an absent cat are neutral.
+const NON_SESSION_CATEGORIES = new Set(['cl_B7d4PD222AAA', 'cl_B7d4PD333AAA'])
+// OAuth access-token JWTs (RFC 9068).
+const ACCESS_TOKEN_TYPES = new Set(['at+jwt', 'application/at+jwt'])
+// Clerk's machine ids: an M2M JWT from before the category was stamped has sub mch_….
+const MACHINE_SUBJECT = 'mch_'
 
 // Header parameters that would let a token bring its own key.
 const KEY_CARRYING_HEADERS = ['jwk', 'jku', 'x5u', 'x5c'] as const
 
-/** Header rules, checked before any key is looked up. */
+/**
+ * Header rules, checked before any key is looked up or signature checked. They reveal nothing
+ * configurable: the same answer holds for every Clerk instance.
+ */
 export function checkHeader (header: Record<string, unknown>): RefusalCode | undefined {
   if (header.alg !== 'RS256') return 'token_algorithm_invalid'
+  if (ACCESS_TOKEN_TYPES.has(header.typ as string)) return 'token_not_session'
   if (header.typ !== undefined && header.typ !== 'JWT') return 'token_header_invalid'
   // We implement no JWS extension, so any critical one is unknown to us (RFC 7515 §4.1.11).
   if (header.crit !== undefined) return 'token_header_invalid'
   for (const name of KEY_CARRYING_HEADERS) {
     if (Object.hasOwn(header, name)) return 'token_header_invalid'
   }
-  if (header.cat === MACHINE_TOKEN_CATEGORY) return 'token_not_session'
+  if (NON_SESSION_CATEGORIES.has(header.cat as string)) return 'token_not_session'
   if (typeof header.kid !== 'string' || header.kid === '') return 'token_key_unknown'
   return undefined
 }
@@ -34,18 +44,34 @@ function isNonEmptyString (value: unknown): value is string {
   return typeof value === 'string' && value !== ''
 }
 
+// Seconds since the epoch, up to the last second of year 9999: anything else (floats, negatives,
+// 1e308) is not a time Clerk writes, and would let a verdict be cached for ever.
+const LAST_TIME = 253_402_300_799
+
 function isTime (value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value)
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= LAST_TIME
+}
+
+// Session statuses a signed-in caller can have; anything else is refused rather than guessed at.
+const SESSION_STATUSES = new Set([undefined, 'active', 'pending'])
+
+/** act, during impersonation: an object naming the actor. */
+function isActor (value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && isNonEmptyString((value as { sub?: unknown }).sub)
 }
 
 /**
- * Claim rules for a Clerk session token (see shared/clerk/session-tokens.md), checked before the
- * signature as Clerk's own SDK does: a refusal here costs no RSA work.
+ * Claim rules for a Clerk session token (see shared/clerk/session-tokens.md), checked after the
+ * signature, as Clerk's SDK does since #8332: a forged token learns nothing about the issuer, the
+ * allowed origins or the clock.
  */
 export function checkClaims (payload: Record<string, unknown>, policy: ClaimPolicy, nowMs: number): RefusalCode | undefined {
-  const { iss, sub, sid, exp, iat, nbf, azp } = payload
+  const { iss, sub, sid, exp, iat, nbf, azp, sts, act } = payload
+  // An M2M JWT without a category (issued before Clerk stamped one) names a machine as its subject.
+  if (typeof sub === 'string' && sub.startsWith(MACHINE_SUBJECT)) return 'token_not_session'
   if (!isNonEmptyString(iss) || !isNonEmptyString(sub) || !isNonEmptyString(sid) ||
-      !isTime(exp) || !isTime(iat) || (nbf !== undefined && !isTime(nbf))) {
+      !isTime(exp) || !isTime(iat) || (nbf !== undefined && !isTime(nbf)) ||
+      !SESSION_STATUSES.has(sts as string) || (act !== undefined && !isActor(act))) {
     return 'token_claims_invalid'
   }
   if (iss !== policy.issuer) return 'token_issuer_invalid'
@@ -56,6 +82,6 @@ export function checkClaims (payload: Record<string, unknown>, policy: ClaimPoli
   if (policy.authorizedParties !== undefined && (typeof azp !== 'string' || !policy.authorizedParties.has(azp))) {
     return 'token_unauthorized_party'
   }
-  if (payload.sts === 'pending' && policy.acceptPendingSessions !== true) return 'session_pending'
+  if (sts === 'pending' && policy.acceptPendingSessions !== true) return 'session_pending'
   return undefined
 }

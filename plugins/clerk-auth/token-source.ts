@@ -24,7 +24,7 @@ function bearerCredentials (header: string): string | undefined {
 
 /**
  * Where a Clerk frontend puts its session token: the Authorization header for cross-origin
- * calls, the __session cookie for same-origin ones. The header wins; any other scheme is refused.
+ * calls, the __session cookie for same-origin ones. A non-empty header wins; any other scheme is refused.
  * Only cheap checks here: the shape is checked (isWellFormed) when the token is not in the cache.
  */
 export function findToken (
@@ -33,7 +33,8 @@ export function findToken (
   readSessionCookie: (cookieHeader: string) => string | undefined
 ): TokenLookup {
   let candidate: string | undefined
-  if (authorization !== undefined) {
+  // An empty header is no header, as in Clerk's SDK (Node trims header values, so blanks arrive empty).
+  if (authorization !== undefined && authorization !== '') {
     candidate = bearerCredentials(authorization)
     if (candidate === undefined) return { refusal: 'token_scheme_invalid' }
   } else if (cookieHeader !== undefined) {

@@ -39,30 +39,41 @@ function indexOf (token: string): string {
 
 interface Entry { token: string, verdict: Verdict, until: number, keyGeneration: number }
 
-/** A bounded LRU of verdicts on whole tokens. */
+function lookUp (entries: LruMap<Entry>, token: string, nowMs: number, keyGeneration: number): Verdict | undefined {
+  const index = indexOf(token)
+  const entry = entries.get(index)
+  if (entry === undefined || entry.token !== token) return undefined
+  if (nowMs < entry.until && entry.keyGeneration === keyGeneration) return entry.verdict
+  entries.delete(index)
+  return undefined
+}
+
+/**
+ * Bounded LRUs of verdicts on whole tokens: callers and refusals apart, so that a stream of junk
+ * tokens only evicts other junk and never sends a valid token back through RSA.
+ */
 export class VerificationCache {
-  readonly #entries: LruMap<Entry>
+  readonly #accepted: LruMap<Entry>
+  readonly #refused: LruMap<Entry>
 
   constructor (readonly maxEntries: number) {
-    this.#entries = new LruMap<Entry>(maxEntries)
+    this.#accepted = new LruMap<Entry>(maxEntries)
+    this.#refused = new LruMap<Entry>(maxEntries)
   }
 
+  /** Verdicts held: callers and refusals. */
   get size (): number {
-    return this.#entries.size
+    return this.#accepted.size + this.#refused.size
   }
 
   /** The verdict, if it is still valid now and no key was withdrawn since it was given. */
   get (token: string, nowMs: number, keyGeneration: number): Verdict | undefined {
-    const index = indexOf(token)
-    const entry = this.#entries.get(index)
-    if (entry === undefined || entry.token !== token) return undefined
-    if (nowMs < entry.until && entry.keyGeneration === keyGeneration) return entry.verdict
-    this.#entries.delete(index)
-    return undefined
+    return lookUp(this.#accepted, token, nowMs, keyGeneration) ?? lookUp(this.#refused, token, nowMs, keyGeneration)
   }
 
   remember (token: string, verdict: Verdict, until: number | undefined, keyGeneration: number): void {
     if (until === undefined || token.length > MAX_CACHED_TOKEN_LENGTH) return
-    this.#entries.set(indexOf(token), { token, verdict, until, keyGeneration })
+    const entries = isRefusal(verdict) ? this.#refused : this.#accepted
+    entries.set(indexOf(token), { token, verdict, until, keyGeneration })
   }
 }

@@ -9,7 +9,7 @@ import { resolveOptions, type ClerkAuthOptions, type ResolvedOptions } from './o
 import { RefusalError } from './refusals.js'
 import { checkClaims, checkHeader, type ClaimPolicy } from './token-checks.js'
 import { findToken } from './token-source.js'
-import { VerificationCache, reusableUntil, type Verdict } from './verification-cache.js'
+import { VerificationCache, isRefusal, reusableUntil, type Verdict } from './verification-cache.js'
 
 export { isRefusal, type Verdict } from './verification-cache.js'
 
@@ -72,33 +72,40 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
   let signatureChecks = 0
   let cacheHits = 0
 
-  /** The signature check, once the header and claims have passed and the key is known. */
-  function verdictWithKey (jwt: DecodedJwt, key: KeyObject): Verdict {
-    signatureChecks++
-    return hasValidRs256Signature(jwt, key) ? authFromClaims(jwt.payload) : 'token_signature_invalid'
-  }
-
   function remember (token: string, verdict: Verdict, exp: unknown, nowMs: number, keyGeneration: number): Verdict {
     cache.remember(token, verdict, reusableUntil(verdict, exp, nowMs), keyGeneration)
     return verdict
   }
 
   /**
-   * The full check of a token not in the cache, and its caching: header and claims first (no key,
-   * no RSA), then the signature. Synchronous whenever the key is known.
+   * The signature first, then the claims (Clerk's order since #8332): a forged token gets
+   * token_signature_invalid whatever it claims, so refusals cannot be used to learn the issuer,
+   * the allowed origins or the clock.
+   */
+  function judge (token: string, jwt: DecodedJwt, key: KeyObject, nowMs: number, keyGeneration: number): Verdict {
+    signatureChecks++
+    if (!hasValidRs256Signature(jwt, key)) return remember(token, 'token_signature_invalid', undefined, nowMs, keyGeneration)
+    const verdict = checkClaims(jwt.payload, policy, nowMs) ?? authFromClaims(jwt.payload)
+    return remember(token, verdict, jwt.payload.exp, nowMs, keyGeneration)
+  }
+
+  /**
+   * The full check of a token not in the cache, and its caching: the header (no key, no RSA), then
+   * the key, the signature and the claims. Synchronous whenever the key is known.
    */
   function verifyUncached (token: string, nowMs: number, keyGeneration: number): Verdict | Promise<Verdict> {
     const jwt = decodeJwt(token)
     if (jwt === undefined) return remember(token, 'token_malformed', undefined, nowMs, keyGeneration)
-    const exp = jwt.payload.exp
-    const refusal = checkHeader(jwt.header) ?? checkClaims(jwt.payload, policy, nowMs)
-    if (refusal !== undefined) return remember(token, refusal, exp, nowMs, keyGeneration)
+    const refusal = checkHeader(jwt.header)
+    if (refusal !== undefined) return remember(token, refusal, undefined, nowMs, keyGeneration)
     const key = keyStore.getKey(jwt.header.kid as string)
-    if (!(key instanceof Promise)) return remember(token, verdictWithKey(jwt, key), exp, nowMs, keyGeneration)
+    if (!(key instanceof Promise)) return judge(token, jwt, key, nowMs, keyGeneration)
     return key.then((found) => {
+      // The wait may have been long: the claims are judged at the time it ended, against the key set it brought.
+      const later = now()
+      const generation = keyStore.generation()
       // Requests that waited on the same lookup with the same token: the first one verifies.
-      const cached = cache.get(token, nowMs, keyGeneration)
-      return cached ?? remember(token, verdictWithKey(jwt, found), exp, nowMs, keyGeneration)
+      return cache.get(token, later, generation) ?? judge(token, jwt, found, later, generation)
     }, (err: unknown) => {
       if (err instanceof RefusalError) return err.code
       throw err
@@ -109,7 +116,9 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
     const nowMs = now()
     const keyGeneration = keyStore.generation()
     const cached = cache.get(token, nowMs, keyGeneration)
-    if (cached === undefined) return verifyUncached(token, nowMs, keyGeneration)
+    // A caller verified against keys that have since gone stale is checked again (and gets 503 while
+    // the issuer is unreachable); refusals stand whatever the keys' age.
+    if (cached === undefined || (!isRefusal(cached) && !keyStore.isFreshAt(nowMs))) return verifyUncached(token, nowMs, keyGeneration)
     cacheHits++
     return cached
   }

@@ -4,18 +4,37 @@ import mercurius, { type MercuriusOptions } from 'mercurius'
 import { isRefusal, makeRoutesPublic, refusalTexts, type RefusalCode } from '../clerk-auth/index.js'
 import { applyAuthDirective } from './auth-directive.js'
 import { isIntrospectionOnly } from './introspection.js'
+import { queryLimits, queryProblem, type QueryProblem } from './query-limits.js'
 import { resolvers, schema } from './schema.js'
 
 /** A refused operation: expected traffic, so it is answered without logging a stack trace. */
 class OperationRefused extends mercurius.ErrorWithProps {
-  constructor (readonly reason: RefusalCode, statusCode: number) {
-    super(refusalTexts[reason].message, { code: statusCode === 503 ? 'SERVICE_UNAVAILABLE' : 'UNAUTHENTICATED', reason }, statusCode)
+  constructor (readonly reason: string, message: string, extensions: Record<string, string>, statusCode: number) {
+    super(message, extensions, statusCode)
   }
+
+  static unauthenticated (reason: RefusalCode, statusCode: number): OperationRefused {
+    return new OperationRefused(reason, refusalTexts[reason].message, { code: statusCode === 503 ? 'SERVICE_UNAVAILABLE' : 'UNAUTHENTICATED', reason }, statusCode)
+  }
+
+  /** A query over the limits, or not GraphQL text: 400 before validation runs. */
+  static badQuery (problem: QueryProblem): OperationRefused {
+    return new OperationRefused(problem.code, problem.message, { code: problem.code }, 400)
+  }
+}
+
+function isFastifyClientError (error: unknown): error is { code: string, statusCode: number } {
+  const { code, statusCode } = (error ?? {}) as { code?: unknown, statusCode?: unknown }
+  return typeof code === 'string' && code.startsWith('FST_') && typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500
 }
 
 const errorFormatter: NonNullable<MercuriusOptions['errorFormatter']> = (execution, context) => {
   const first = execution.errors.length === 1 ? execution.errors[0] : undefined
   const refused = first?.originalError
+  if (first !== undefined && isFastifyClientError(refused)) {
+    // Fastify's own refusals before the handler (a body too large, a bad content type): their code is stable.
+    return { statusCode: refused.statusCode, response: { data: null, errors: [{ message: first.message, extensions: { code: refused.code } }] } }
+  }
   if (first === undefined || !(refused instanceof OperationRefused)) {
     return mercurius.defaultErrorFormatter(execution, context)
   }
@@ -37,17 +56,28 @@ async function graphql (fastify: FastifyInstance): Promise<void> {
     path: '/graphql',
     // GraphiQL is served by plugins/graphiql from local files, not from a CDN.
     graphiql: false,
-    errorFormatter
+    errorFormatter,
+    // Bounds on what any caller, with a token or without, can make the parser and validation do.
+    additionalRouteOptions: { bodyLimit: queryLimits.bodyBytes },
+    graphql: { parseOptions: { maxTokens: queryLimits.tokens } }
   })
+
+  // Runs on documents not in Mercurius' cache, before validation.
+  fastify.graphql.addHook('preValidation', async (_schema, document) => {
+    const problem = queryProblem(document, queryLimits)
+    if (problem !== undefined) throw OperationRefused.badQuery(problem)
+  })
+
+  const publicIntrospection = fastify.config.GRAPHQL_PUBLIC_INTROSPECTION
 
   fastify.graphql.addHook('preExecution', async (_schema, document, context) => {
     const { reply } = context
     // Authenticated callers (the common case) need no walk of the document for introspection.
     const result = await fastify.clerkAuth.authenticate(reply.request)
-    if (!isRefusal(result) || isIntrospectionOnly(document)) return
+    if (!isRefusal(result) || (publicIntrospection && isIntrospectionOnly(document))) return
     const refusal = fastify.clerkAuth.refusalFor(result)
     reply.headers(refusal.headers)
-    throw new OperationRefused(result, refusal.statusCode)
+    throw OperationRefused.unauthenticated(result, refusal.statusCode)
   })
 }
 
