@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto'
 import t from 'tap'
-import { decodeJwt, hasValidRs256Signature, type DecodedJwt } from '../plugins/clerk-auth/jwt.js'
+import { decodeJwt, hasValidRs256Signature, isCanonicalBase64url, type DecodedJwt } from '../plugins/clerk-auth/jwt.js'
 import { signJwt } from '../src/dev-issuer/sign-jwt.js'
 import { forgeToken, hs256WithPublicKey, testKeys } from './helper.js'
 
@@ -59,4 +59,43 @@ t.test('hasValidRs256Signature', async (t) => {
   t.notOk(hasValidRs256Signature({ ...jwt, signature: `${jwt.signature}AAAA` }, publicKey), 'a signature too long')
   const hs256 = decodeJwt(hs256WithPublicKey(key, claims)) as DecodedJwt
   t.notOk(hasValidRs256Signature(hs256, publicKey), 'an HMAC keyed with the public key is not an RSA signature')
+})
+
+t.test('isCanonicalBase64url agrees with re-encoding on every string of up to three characters, and on longer ones', async (t) => {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  const reference = (text: string): boolean => Buffer.from(text, 'base64url').toString('base64url') === text
+  let disagreements = 0
+  let canonical = 0
+  const check = (text: string): void => {
+    if (isCanonicalBase64url(text) !== reference(text)) disagreements++
+    if (reference(text)) canonical++
+  }
+  check('')
+  for (const a of alphabet) {
+    check(a)
+    for (const b of alphabet) {
+      check(a + b)
+      for (const c of alphabet) check(a + b + c)
+    }
+  }
+  for (let i = 0; i < 2000; i++) check(Buffer.from(String(i * 7919)).toString('base64url') + alphabet[i % 64] + (i % 3 === 0 ? '' : alphabet[(i * 13) % 64]))
+  t.equal(disagreements, 0)
+  // 1 empty, 0 of one character, 64 × 4 of two, 64 × 64 × 16 of three, and some of the longer ones
+  t.ok(canonical > 1 + 256 + 65_536, `${canonical} canonical strings`)
+})
+
+t.test('headers up to 512 characters are parsed once and shared; longer ones every time', async (t) => {
+  for (const [length, shared] of [[512, true], [514, false]] as const) {
+    const header = (() => {
+      for (let pad = ''; ; pad += 'x') {
+        const segment = Buffer.from(JSON.stringify({ alg: 'RS256', kid: 'k', pad })).toString('base64url')
+        if (segment.length === length) return segment
+        if (segment.length > length) throw new Error(`no header of ${length} characters`)
+      }
+    })()
+    const first = decodeJwt(`${header}.e30.`)?.header
+    const second = decodeJwt(`${header}.e30.`)?.header
+    t.ok(first !== undefined && second !== undefined)
+    t.equal(first === second, shared, `${length} characters: ${shared ? 'one shared object' : 'parsed again'}`)
+  }
 })

@@ -19,12 +19,19 @@ t.test('checkHeader', async (t) => {
   t.equal(checkHeader({ alg: 'RS256', kid: '' }), 'token_key_unknown')
   t.equal(checkHeader({ alg: 'RS256', kid: 7 }), 'token_key_unknown')
   t.equal(checkHeader({ alg: 'RS256', kid: 'ins_1', cat: 'cl_B7d4PD333AAA' }), 'token_not_session', 'a machine token')
+  t.equal(checkHeader({ alg: 'RS256', kid: 'ins_1', cat: 'cl_B7d4PD222AAA' }), 'token_not_session', 'a JWT-template token')
+  t.equal(checkHeader({ alg: 'RS256', kid: 'ins_1', typ: 'at+jwt' }), 'token_not_session', 'an OAuth access token')
+  t.equal(checkHeader({ alg: 'RS256', kid: 'ins_1', typ: 'application/at+jwt' }), 'token_not_session')
+  t.equal(checkHeader({ alg: 'RS256', kid: 'ins_1', cat: 'cl_I7d4PD111III' }), undefined, 'the ignore category says nothing')
+  t.equal(checkHeader({ alg: 'RS256', kid: 'ins_1', cat: 'cl_B7d4PD111AAA' }), undefined, 'the session category')
 })
 
 t.test('checkClaims session status', async (t) => {
   t.equal(checkClaims({ ...valid, sts: 'pending' }, policy, NOW), 'session_pending')
   t.equal(checkClaims({ ...valid, sts: 'pending' }, { ...policy, acceptPendingSessions: true }, NOW), undefined)
   t.equal(checkClaims({ ...valid, sts: 'active' }, policy, NOW), undefined)
+  for (const sts of ['banned', '', 'ACTIVE', 1, null]) t.equal(checkClaims({ ...valid, sts }, policy, NOW), 'token_claims_invalid', `sts ${JSON.stringify(sts)}`)
+  t.equal(checkClaims({ ...valid, sub: 'mch_1', sid: undefined }, policy, NOW), 'token_not_session', 'a machine subject')
 })
 
 t.test('checkClaims boundaries (skew 5 s)', async (t) => {
@@ -50,6 +57,14 @@ t.test('checkClaims types and values', async (t) => {
   t.equal(checkClaims({ ...valid, exp: Number.POSITIVE_INFINITY }, policy, NOW), 'token_claims_invalid')
   t.equal(checkClaims({ ...valid, nbf: null }, policy, NOW), 'token_claims_invalid')
   t.equal(checkClaims({ ...valid, iss: 'https://clerk.example.com/' }, policy, NOW), 'token_issuer_invalid', 'iss must match exactly')
+  t.equal(checkClaims({ ...valid, exp: 253_402_300_799 }, policy, NOW), undefined, 'the last second of year 9999 is a time')
+  t.equal(checkClaims({ ...valid, exp: 253_402_300_800 }, policy, NOW), 'token_claims_invalid', 'the next one is not')
+  t.equal(checkClaims({ ...valid, iat: 0, nbf: 0 }, policy, NOW), undefined, '0 is a time')
+  t.equal(checkClaims({ ...valid, iat: 'x' }, policy, NOW), 'token_claims_invalid', 'a wrong-typed iat')
+  for (const act of [null, 'user_1', 7, [], ['user_1'], {}, { sub: '' }, { sub: 7 }]) {
+    t.equal(checkClaims({ ...valid, act }, policy, NOW), 'token_claims_invalid', `act ${JSON.stringify(act)}`)
+  }
+  t.equal(checkClaims({ ...valid, act: { sub: 'user_admin' } }, policy, NOW), undefined)
 })
 
 t.test('checkClaims authorized parties', async (t) => {

@@ -18,6 +18,10 @@ t.test('findToken', async (t) => {
   t.same(findToken('Bearerx abc', noCookie, readCookie), { refusal: 'token_scheme_invalid' })
   t.same(findToken('Bear', noCookie, readCookie), { refusal: 'token_scheme_invalid' })
   t.same(findToken('Bearer   ', noCookie, readCookie), { refusal: 'token_missing' })
+  for (const scheme of ['Digest', 'Basic1', 'Bearex', 'aearer', 'BEARE ']) {
+    t.same(findToken(`${scheme} ${TOKEN}`, noCookie, readCookie), { refusal: 'token_scheme_invalid' }, `six letters and a blank: ${scheme}`)
+  }
+  t.same(findToken('', `__session=${TOKEN}`, readCookie), { token: TOKEN }, 'an empty header is no header')
 })
 
 t.test('isWellFormed', async (t) => {
@@ -28,4 +32,8 @@ t.test('isWellFormed', async (t) => {
   t.notOk(isWellFormed(`${TOKEN}.more`))
   t.notOk(isWellFormed('a$b.c.d'))
   t.notOk(isWellFormed(`a.${'b'.repeat(MAX_TOKEN_LENGTH)}.c`))
+  const longest = `a.${'b'.repeat(MAX_TOKEN_LENGTH - 4)}.c`
+  t.equal(longest.length, MAX_TOKEN_LENGTH)
+  t.ok(isWellFormed(longest), 'exactly the limit')
+  t.notOk(isWellFormed(`${longest}c`), 'one over')
 })

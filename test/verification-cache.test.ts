@@ -12,9 +12,15 @@ t.test('reusableUntil', async (t) => {
   t.equal(reusableUntil(auth, undefined, NOW), undefined)
   t.equal(reusableUntil('token_signature_invalid', undefined, NOW), NOW + 60_000, 'a lasting refusal: a minute')
   t.equal(reusableUntil('token_expired', NOW / 1000 - 10, NOW), NOW + 60_000)
-  for (const code of ['token_key_unknown', 'token_not_yet_valid', 'token_issued_in_future', 'issuer_unavailable'] as const) {
+  for (const code of ['token_key_unknown', 'token_not_yet_valid', 'token_issued_in_future', 'issuer_unavailable', 'token_missing', 'token_scheme_invalid'] as const) {
     t.equal(reusableUntil(code, undefined, NOW), undefined, `${code} is judged afresh every time`)
   }
+  // The same token always gets these, whatever the time and however the issuer fares.
+  const lasting = [
+    'token_malformed', 'token_header_invalid', 'token_algorithm_invalid', 'token_signature_invalid', 'token_expired',
+    'token_issuer_invalid', 'token_unauthorized_party', 'token_claims_invalid', 'token_not_session', 'session_pending'
+  ] as const
+  for (const code of lasting) t.equal(reusableUntil(code, undefined, NOW), NOW + 60_000, `${code} is held for a minute`)
 })
 
 t.test('VerificationCache is bounded, honours expiry and key withdrawals', async (t) => {
@@ -31,10 +37,19 @@ t.test('VerificationCache is bounded, honours expiry and key withdrawals', async
   t.equal(cache.get('token4', NOW + 1000, 0), undefined, 'not at or after its until')
   cache.remember('token5', 'token_expired', NOW + 1000, 0)
   t.equal(cache.get('token5', NOW, 1), undefined, 'not after a key was withdrawn')
-  cache.remember('x'.repeat(5000), 'token_malformed', NOW + 1000, 0)
-  t.equal(cache.get('x'.repeat(5000), NOW, 0), undefined, 'oversized tokens are not held')
-  cache.remember('token6', 'token_key_unknown', undefined, 0)
-  t.equal(cache.get('token6', NOW, 0), undefined, 'no until, no entry')
+  cache.remember('x'.repeat(4097), 'token_malformed', NOW + 1000, 0)
+  t.equal(cache.get('x'.repeat(4097), NOW, 0), undefined, 'tokens over 4096 characters are not held')
+  cache.remember('y'.repeat(4096), 'token_malformed', NOW + 1000, 0)
+  t.equal(cache.get('y'.repeat(4096), NOW, 0), 'token_malformed', '4096 characters are')
+})
+
+t.test('VerificationCache: a verdict without an until takes no place, so it evicts nothing', async (t) => {
+  const cache = new VerificationCache(1)
+  cache.remember('held', 'token_expired', NOW + 1000, 0)
+  cache.remember('unknown-key', 'token_key_unknown', undefined, 0)
+  t.equal(cache.get('unknown-key', NOW, 0), undefined, 'no until, no entry')
+  t.equal(cache.get('held', NOW, 0), 'token_expired', 'the entry held before is still there')
+  t.equal(cache.size, 1)
 })
 
 t.test('VerificationCache answers for the whole token only, even when two tokens end alike', async (t) => {

@@ -75,6 +75,6 @@ export function decodeJwt (token: string): DecodedJwt | undefined {
  * JWKS entry: no key parsing, no promise, no second decode on the request path.
  */
 export function hasValidRs256Signature (jwt: DecodedJwt, key: KeyObject): boolean {
-  if (jwt.signature === '') return false
+  // An empty or wrong-length signature is simply not valid: crypto.verify answers false.
   return verify('sha256', Buffer.from(jwt.signingInput), key, Buffer.from(jwt.signature, 'base64url'))
 }

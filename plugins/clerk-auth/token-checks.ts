@@ -55,9 +55,9 @@ function isTime (value: unknown): value is number {
 // Session statuses a signed-in caller can have; anything else is refused rather than guessed at.
 const SESSION_STATUSES = new Set([undefined, 'active', 'pending'])
 
-/** act, during impersonation: an object naming the actor. */
+/** act, during impersonation: an object naming the actor (only a JSON object can have a string sub). */
 function isActor (value: unknown): boolean {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) && isNonEmptyString((value as { sub?: unknown }).sub)
+  return isNonEmptyString((value as { sub?: unknown } | null)?.sub)
 }
 
 /**
@@ -77,9 +77,10 @@ export function checkClaims (payload: Record<string, unknown>, policy: ClaimPoli
   if (iss !== policy.issuer) return 'token_issuer_invalid'
   const skew = policy.clockSkewMs
   if (exp * 1000 <= nowMs - skew) return 'token_expired'
-  if (nbf !== undefined && nbf * 1000 > nowMs + skew) return 'token_not_yet_valid'
+  if ((nbf ?? 0) * 1000 > nowMs + skew) return 'token_not_yet_valid'
   if (iat * 1000 > nowMs + skew) return 'token_issued_in_future'
-  if (policy.authorizedParties !== undefined && (typeof azp !== 'string' || !policy.authorizedParties.has(azp))) {
+  // The allowed origins are strings: an azp of any other type is simply not among them.
+  if (policy.authorizedParties !== undefined && !policy.authorizedParties.has(azp as string)) {
     return 'token_unauthorized_party'
   }
   if (sts === 'pending' && policy.acceptPendingSessions !== true) return 'session_pending'

@@ -11,7 +11,7 @@ const BEARER = 'bearer'
 
 /** The credentials after a case-insensitive "Bearer" and blanks; undefined for any other scheme. */
 function bearerCredentials (header: string): string | undefined {
-  if (header.length < BEARER.length) return undefined
+  // Past the end of a shorter header charCodeAt gives NaN, which matches no letter.
   for (let i = 0; i < BEARER.length; i++) {
     // | 0x20 lower-cases ASCII letters
     if ((header.charCodeAt(i) | 0x20) !== BEARER.charCodeAt(i)) return undefined

@@ -34,7 +34,7 @@ export function reusableUntil (verdict: Verdict, exp: unknown, nowMs: number): n
 const INDEX_LENGTH = 32
 
 function indexOf (token: string): string {
-  return token.length <= INDEX_LENGTH ? token : token.slice(-INDEX_LENGTH)
+  return token.slice(-INDEX_LENGTH)
 }
 
 interface Entry { token: string, verdict: Verdict, until: number, keyGeneration: number }
