@@ -1,9 +1,12 @@
 // clerk-auth as another team would use it: a bare Fastify() with nothing but the plugin's options
 // (no @fastify/env, no development issuer, no autoload), against a real issuer on 127.0.0.1.
+import { createPublicKey } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import clerkAuth, { InvalidOptionError, type ClerkAuthOptions } from '../plugins/clerk-auth/index.js'
-import { startIssuer, waitFor } from './helper.js'
+import clerkAuth, { createVerifier, InvalidOptionError, type ClerkAuthOptions } from '../plugins/clerk-auth/index.js'
+import { startIssuer, testKeys, waitFor } from './helper.js'
+
+const testPem = createPublicKey(testKeys()[0].privateKey).export({ type: 'spki', format: 'pem' }).toString()
 
 async function bareApp (t: Test, options: ClerkAuthOptions): Promise<FastifyInstance> {
   const app = Fastify()
@@ -84,5 +87,47 @@ t.test('invalid options stop registration with FST_CLERK_AUTH_INVALID_OPTION nam
     const err = await app.register(clerkAuth, options as ClerkAuthOptions).ready().then(() => undefined, (e: unknown) => e)
     t.type(err, InvalidOptionError, name)
     t.match(err, { code: 'FST_CLERK_AUTH_INVALID_OPTION', option, message }, name)
+  }
+})
+
+t.test('the defaults and ranges the plugin README documents', async (t) => {
+  const issuer = 'https://clerk.example.com'
+  const verifier = createVerifier({ issuer, jwtKey: testPem })
+  verifier.close()
+  const { now, log, jwtKey, ...options } = verifier.options
+  t.same(options, {
+    issuer,
+    authorizedParties: undefined,
+    clockSkewMs: 5000,
+    acceptPendingSessions: false,
+    verificationCacheSize: 10_000,
+    jwksTimeoutMs: 5000,
+    jwksRefreshIntervalMs: 300_000,
+    jwksUnknownKidCooldownMs: 30_000,
+    jwksMaxStaleMs: 86_400_000,
+    realm: 'api',
+    retryAfterSeconds: 5
+  })
+  t.equal(now, Date.now)
+  t.ok(jwtKey !== undefined)
+  t.doesNotThrow(() => log.error({}, 'the default logger is silent'))
+  const ranges: Array<[keyof ClerkAuthOptions, number, number]> = [
+    ['clockSkewMs', 0, 300_000],
+    ['verificationCacheSize', 1, 1_000_000],
+    ['jwksTimeoutMs', 1, 60_000],
+    ['jwksRefreshIntervalMs', 100, 86_400_000],
+    ['jwksUnknownKidCooldownMs', 0, 3_600_000],
+    // at least the refresh interval (300000 by default), at most a week
+    ['jwksMaxStaleMs', 300_000, 604_800_000],
+    ['retryAfterSeconds', 1, 3600]
+  ]
+  for (const [option, min, max] of ranges) {
+    for (const value of [min, max]) createVerifier({ issuer, jwtKey: testPem, [option]: value }).close()
+    for (const value of [min - 1, max + 1]) {
+      t.throws(() => createVerifier({ issuer, jwtKey: testPem, [option]: value }), { message: new RegExp(`option ${option} `) }, `${option} ${value}`)
+    }
+  }
+  for (const option of ['acceptPendingSessions', 'realm', 'issuer', 'jwtKey'] as const) {
+    t.throws(() => createVerifier({ issuer, jwtKey: testPem, [option]: 7 } as unknown as ClerkAuthOptions), { message: new RegExp(`option ${option} `) }, `${option} of the wrong type`)
   }
 })
