@@ -197,3 +197,19 @@ t.test('an issuer down at start-up: ready flips and requests pass once it is up,
   t.equal((await app.inject({ method: 'GET', url: '/ready' })).statusCode, 200)
   t.equal((await app.inject({ method: 'GET', url: '/rest-endpoints/1', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
 })
+
+t.test('a key replaced under the same kid: verdicts given with the old one no longer stand', async (t) => {
+  const [oldKey, otherKey] = testKeys()
+  const issuer = await startIssuer(t, [oldKey])
+  const { lines, stream } = logLines()
+  const { call } = await warmApp(t, issuer, { CLERK_JWKS_REFRESH_INTERVAL_MS: 200 }, stream)
+  const token = issuer.sign()
+  t.equal((await call(token)).statusCode, 200)
+  // the same kid, another key: what a compromised or rotated-in-place key looks like
+  issuer.keys = [{ privateKey: otherKey.privateKey, publicJwk: { ...otherKey.publicJwk, kid: oldKey.publicJwk.kid } }]
+  await waitFor(() => lines.some((line) => line.includes('Issuer signing keys loaded') && line.includes('"replaced":1')))
+  const refused = await call(token)
+  t.equal(refused.statusCode, 401, 'the cached verdict went with the old key')
+  t.equal(refused.json().code, 'token_signature_invalid')
+  t.equal((await call(issuer.sign())).statusCode, 200, 'tokens signed with the new key pass')
+})

@@ -90,8 +90,8 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
       loadedAt = now()
       retryMs = minRetryMs
       staleLogged = false
-      if (failing || added > 0 || removed > 0) {
-        log.info({ issuer, keys: keys.size, added, removed, skipped: parsed.skipped }, 'Issuer signing keys loaded')
+      if (failing || added + removed + replaced > 0) {
+        log.info({ issuer, keys: keys.size, added, removed, replaced, skipped: parsed.skipped }, 'Issuer signing keys loaded')
       }
       failing = false
       schedule(options.refreshIntervalMs)
