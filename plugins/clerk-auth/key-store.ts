@@ -6,9 +6,7 @@ import type { Logger } from './options.js'
 export interface KeyStore {
   /** The issuer's key named kid; a known key is returned at once (no promise), without waiting on the network. */
   getKey: (kid: string) => KeyObject | Promise<KeyObject>
-  /** True while a key set is loaded and not older than the allowed staleness. */
-  isReady: () => boolean
-  /** isReady at a time the caller has already read from the clock. */
+  /** True while a key set is loaded and not older than the allowed staleness, at a time the caller read. */
   isFreshAt: (nowMs: number) => boolean
   /** Goes up whenever a key is withdrawn: verdicts given before no longer stand. */
   generation: () => number
@@ -17,7 +15,7 @@ export interface KeyStore {
 
 /** Networkless mode: the one key from the Clerk dashboard, whatever kid the token names. No request is ever made. */
 export function createStaticKeyStore (key: KeyObject): KeyStore {
-  return { getKey: () => key, isReady: () => true, isFreshAt: () => true, generation: () => 0, close: () => {} }
+  return { getKey: () => key, isFreshAt: () => true, generation: () => 0, close: () => {} }
 }
 
 export interface JwksKeyStoreOptions {
@@ -138,7 +136,6 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
       if (key !== undefined && isFresh()) return key.key
       return lookUpUnknown(kid)
     },
-    isReady: isFresh,
     isFreshAt,
     generation: () => generation,
     close () {

@@ -130,7 +130,7 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
       const found = findToken(authorization, cookieHeader, readSessionCookie)
       return found.refusal !== undefined ? found.refusal : verify(found.token)
     },
-    isReady: keyStore.isReady,
+    isReady: () => keyStore.isFreshAt(now()),
     stats: () => ({ signatureChecks, cacheHits, cachedVerdicts: cache.size }),
     close: keyStore.close
   }

@@ -1,4 +1,5 @@
 import { Kind, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql'
+import { fragmentsByName } from './fragments.js'
 
 const INTROSPECTION_FIELDS = new Set(['__schema', '__type', '__typename'])
 
@@ -28,11 +29,8 @@ function selectsOnlyIntrospection (
  * at its root (through fragments too): GraphiQL may load the schema without a token.
  */
 export function isIntrospectionOnly (document: DocumentNode): boolean {
-  const fragments = new Map<string, FragmentDefinitionNode>()
+  const fragments = fragmentsByName(document)
   let operations = 0
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition)
-  }
   for (const definition of document.definitions) {
     if (definition.kind !== Kind.OPERATION_DEFINITION) continue
     operations++

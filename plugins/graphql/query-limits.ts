@@ -1,6 +1,7 @@
 // What one GraphQL request may make the server do, checked before validation (whose cost grows
 // faster than the query: overlapping-field checks are quadratic in the aliases). Pure functions.
 import { Kind, Location, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql'
+import { fragmentsByName } from './fragments.js'
 
 export interface QueryLimits {
   /** Largest POST body. GET queries are bounded by Node's header size (16 KiB). */
@@ -27,14 +28,12 @@ interface Cost { fields: number, depth: number }
 const NOTHING: Cost = { fields: 0, depth: 0 }
 
 class Measure {
-  readonly #fragments = new Map<string, FragmentDefinitionNode>()
+  readonly #fragments: ReadonlyMap<string, FragmentDefinitionNode>
   readonly #costs = new Map<string, Cost>()
   readonly #visiting = new Set<string>()
 
   constructor (document: DocumentNode) {
-    for (const definition of document.definitions) {
-      if (definition.kind === Kind.FRAGMENT_DEFINITION) this.#fragments.set(definition.name.value, definition)
-    }
+    this.#fragments = fragmentsByName(document)
   }
 
   /** Each fragment is measured once, however often it is spread: a chain of doubling spreads costs nothing extra. */
