@@ -1,9 +1,9 @@
 // One test per finding of the outside audit (issue 11) on the verifier: each failed before its fix.
-import { createPublicKey, sign } from 'node:crypto'
+import { sign } from 'node:crypto'
 import t from 'tap'
 import { createVerifier, isRefusal, type Verdict } from '../plugins/clerk-auth/index.js'
 import { parseJwks } from '../plugins/clerk-auth/jwks.js'
-import { buildApp, startIssuer, testKeys } from './helper.js'
+import { buildApp, publicPem, startIssuer, testKeys } from './helper.js'
 
 const [firstKey, otherKey] = testKeys()
 
@@ -40,7 +40,7 @@ t.test('3. jwksMaxStaleMs shorter than the refresh interval is refused, in the p
     code: 'FST_CLERK_AUTH_INVALID_OPTION', option: 'jwksMaxStaleMs', message: /at least jwksRefreshIntervalMs \(300000 ms\)/
   })
   t.throws(() => createVerifier({ issuer: 'https://clerk.example.com', jwksRefreshIntervalMs: 1000, jwksMaxStaleMs: 999 }), { message: /option jwksMaxStaleMs must be at least/ })
-  const verifier = createVerifier({ issuer: 'https://clerk.example.com', jwtKey: createPublicKey(firstKey.privateKey).export({ type: 'spki', format: 'pem' }).toString(), jwksRefreshIntervalMs: 1000, jwksMaxStaleMs: 1000 })
+  const verifier = createVerifier({ issuer: 'https://clerk.example.com', jwtKey: publicPem(firstKey), jwksRefreshIntervalMs: 1000, jwksMaxStaleMs: 1000 })
   verifier.close()
   await t.rejects(buildApp(t, { CLERK_JWKS_MAX_STALE_MS: 0 }), {
     name: 'ConfigError',

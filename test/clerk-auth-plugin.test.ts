@@ -1,12 +1,11 @@
 // clerk-auth as another team would use it: a bare Fastify() with nothing but the plugin's options
 // (no @fastify/env, no development issuer, no autoload), against a real issuer on 127.0.0.1.
-import { createPublicKey } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import clerkAuth, { createVerifier, InvalidOptionError, type ClerkAuthOptions } from '../plugins/clerk-auth/index.js'
-import { startIssuer, testKeys, waitFor } from './helper.js'
+import { publicPem, startIssuer, testKeys, waitFor } from './helper.js'
 
-const testPem = createPublicKey(testKeys()[0].privateKey).export({ type: 'spki', format: 'pem' }).toString()
+const testPem = publicPem(testKeys()[0])
 
 async function bareApp (t: Test, options: ClerkAuthOptions): Promise<FastifyInstance> {
   const app = Fastify()

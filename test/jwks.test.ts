@@ -3,7 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { fetchJson, parseJwks, parsePemPublicKey } from '../plugins/clerk-auth/jwks.js'
-import { testKeys } from './helper.js'
+import { publicPem, testKeys } from './helper.js'
 
 const [key, other] = testKeys()
 const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' })
@@ -48,9 +48,9 @@ t.test('parseJwks builds each key once: a refresh reuses what it already has', a
 
 t.test('parsePemPublicKey takes the dashboard PEM, with real newlines or \\n escapes', async (t) => {
   const pem = key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
-  const publicPem = createPublicKey(key.privateKey).export({ type: 'spki', format: 'pem' }).toString()
-  t.ok(parsePemPublicKey(publicPem)?.equals(createPublicKey(key.privateKey)))
-  t.ok(parsePemPublicKey(publicPem.trim().replace(/\n/g, '\\n'))?.equals(createPublicKey(key.privateKey)))
+  const spki = publicPem(key)
+  t.ok(parsePemPublicKey(spki)?.equals(createPublicKey(key.privateKey)))
+  t.ok(parsePemPublicKey(spki.trim().replace(/\n/g, '\\n'))?.equals(createPublicKey(key.privateKey)))
   t.equal(parsePemPublicKey(pem), undefined, 'a private key is refused: it must never be configured here')
   t.equal(parsePemPublicKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString()), undefined)
   t.equal(parsePemPublicKey(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString()), undefined)

@@ -1,12 +1,12 @@
-import { createPublicKey, generateKeyPairSync } from 'node:crypto'
+import { generateKeyPairSync } from 'node:crypto'
 import t from 'tap'
-import { buildApp, startIssuer, tempDir } from './helper.js'
+import { buildApp, publicPem, startIssuer, tempDir } from './helper.js'
 
 t.test('networkless mode: CLERK_JWT_KEY verifies tokens and no JWKS request is ever made', async (t) => {
   const issuer = await startIssuer(t)
   const [key] = issuer.keys
   if (key === undefined) throw new Error('no key')
-  const pem = createPublicKey(key.privateKey).export({ type: 'spki', format: 'pem' }).toString()
+  const pem = publicPem(key)
   // on one line with \n escapes, the way it usually lands in an environment variable
   const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, CLERK_JWT_KEY: pem.trim().replace(/\n/g, '\\n') })
 

@@ -7,7 +7,7 @@ import { refusalTexts, type RefusalCode } from '../plugins/clerk-auth/index.js'
 import { fetchJson } from '../plugins/clerk-auth/jwks.js'
 import { createJwksKeyStore } from '../plugins/clerk-auth/key-store.js'
 import { applyAuthDirective, authDirectiveTypeDefs } from '../plugins/graphql/auth-directive.js'
-import { buildApp, forgeToken, startIssuer, testKeys } from './helper.js'
+import { buildApp, forgeToken, publicPem, startIssuer, testKeys } from './helper.js'
 
 t.test('GraphQL: a typo in an @auth requirement fails at start-up, naming the field', async (t) => {
   const schema = (directive: string): string => `${authDirectiveTypeDefs} type Query { secret: String ${directive} }`
@@ -66,9 +66,7 @@ t.test('a JWKS whose Content-Length is over the cap is refused before any byte o
 t.test('networkless mode accepts its one key whatever kid a token names, and never fetches', async (t) => {
   const issuer = await startIssuer(t)
   const [key] = testKeys()
-  const { createPublicKey } = await import('node:crypto')
-  const pem = createPublicKey(key.privateKey).export({ type: 'spki', format: 'pem' }).toString()
-  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, CLERK_JWT_KEY: pem })
+  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, CLERK_JWT_KEY: publicPem(key) })
   for (const kid of ['ins_anything', 'ins_rotated_later', key.publicJwk.kid]) {
     const response = await app.inject({ url: '/rest-endpoints/1', headers: { authorization: `Bearer ${issuer.sign(undefined, { header: { kid } })}` } })
     t.equal(response.statusCode, 200, `kid ${kid}`)
