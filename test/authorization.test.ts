@@ -1,5 +1,5 @@
 import t from 'tap'
-import { requirementProblem } from '../plugins/clerk-auth/authorization.js'
+import { forbiddenMessage, missingPart, requirementProblem } from '../plugins/clerk-auth/authorization.js'
 import { buildApp, startIssuer } from './helper.js'
 
 // v2 claims: member of acme with org:pings:read (bit 0) via fea/o.fpm, and a mask beyond 2^53 on another feature.
@@ -98,6 +98,8 @@ t.test('authorization on REST and GraphQL with real tokens', async (t) => {
     t.same(body.errors[0].extensions, { code: 'FORBIDDEN', missing: { permission: 'org:pings:read' } })
     const allowed = await gql('{ pingOne(id: "1") orgPing(id: "2") }', bearer(v2WithPing))
     t.same(allowed.json(), { data: { pingOne: 'GraphQL Ping #1!', orgPing: 'Org Ping #2 for acme!' } })
+    const withoutSlug = { ...v2WithPing, o: { id: 'org_acme', rol: 'member', per: 'read,manage', fpm: '1,0' } }
+    t.same((await gql('{ orgPing(id: "2") }', bearer(withoutSlug))).json(), { data: { orgPing: 'Org Ping #2 for org_acme!' } }, 'named by its id without a slug')
     const anonymous = await gql('{ orgPing(id: "2") }', {})
     t.equal(anonymous.statusCode, 401, 'missing authentication is still 401')
   })
@@ -121,13 +123,49 @@ t.test('a route declaring an unusable requirement fails start-up', async (t) => 
   }), /a public route cannot require config.auth/)
 })
 
-t.test('requirementProblem', async (t) => {
-  t.equal(requirementProblem({ permission: 'org:a:read' }), undefined)
-  t.equal(requirementProblem({ reverification: 'strict' }), undefined)
-  t.equal(requirementProblem({ reverification: { level: 'second_factor', afterMinutes: 5 } }), undefined)
-  t.match(requirementProblem({}), /at least one/)
-  t.match(requirementProblem('admin'), /must be an object/)
-  t.match(requirementProblem({ role: '' }), /non-empty string/)
-  t.match(requirementProblem({ reverification: 'sometimes' }), /invalid reverification/)
-  t.match(requirementProblem({ reverification: { level: 'second_factor', afterMinutes: -1 } }), /invalid reverification/)
+t.test('requirementProblem: every accepted shape, and each refusal in its words', async (t) => {
+  const accepted: unknown[] = [
+    { role: 'org:admin' }, { permission: 'org:a:read' }, { feature: 'o:pings' }, { plan: 'u:pro' },
+    { role: 'org:admin', permission: 'org:a:read', feature: 'o:pings', plan: 'o:pro', reverification: 'lax' },
+    { reverification: 'strict_mfa' }, { reverification: 'strict' }, { reverification: 'moderate' }, { reverification: 'lax' },
+    { reverification: { level: 'first_factor', afterMinutes: 10 } },
+    { reverification: { level: 'second_factor', afterMinutes: 0.5 } },
+    { reverification: { level: 'multi_factor', afterMinutes: 60 } }
+  ]
+  for (const requirement of accepted) t.equal(requirementProblem(requirement), undefined, JSON.stringify(requirement))
+
+  const badReverification = 'has an invalid reverification (a preset, or { level, afterMinutes })'
+  const refused: Array<[unknown, string]> = [
+    [null, 'must be an object'],
+    ['admin', 'must be an object'],
+    [[], 'must be an object'],
+    [[{ role: 'admin' }], 'must be an object'],
+    [{}, 'must ask for at least one of role, permission, feature, plan, reverification'],
+    [{ rol: 'admin' }, 'has an unknown key "rol"'],
+    [{ role: '' }, 'needs a non-empty string for "role"'],
+    [{ permission: 5 }, 'needs a non-empty string for "permission"'],
+    [{ plan: null }, 'needs a non-empty string for "plan"'],
+    [{ reverification: 'sometimes' }, badReverification],
+    [{ reverification: '' }, badReverification],
+    [{ reverification: null }, badReverification],
+    [{ reverification: 5 }, badReverification],
+    [{ reverification: { afterMinutes: 10 } }, badReverification],
+    [{ reverification: { level: 'third_factor', afterMinutes: 10 } }, badReverification],
+    [{ reverification: { level: 'first_factor' } }, badReverification],
+    [{ reverification: { level: 'first_factor', afterMinutes: 0 } }, badReverification],
+    [{ reverification: { level: 'first_factor', afterMinutes: -1 } }, badReverification],
+    [{ reverification: { level: 'first_factor', afterMinutes: Infinity } }, badReverification],
+    [{ reverification: { level: 'first_factor', afterMinutes: '10' } }, badReverification],
+    // a function carrying the right properties is still not a { level, afterMinutes } object
+    [{ reverification: Object.assign(() => {}, { level: 'first_factor', afterMinutes: 10 }) }, badReverification]
+  ]
+  for (const [requirement, problem] of refused) t.equal(requirementProblem(requirement), problem, JSON.stringify(requirement) ?? 'a function')
+})
+
+t.test('forbiddenMessage and missingPart name only the unmet part of the requirement', async (t) => {
+  const requirement = { role: 'org:admin', permission: 'org:a:read', reverification: { level: 'second_factor', afterMinutes: 10 } } as const
+  t.equal(forbiddenMessage(requirement, ['role']), 'This needs role org:admin.')
+  t.equal(forbiddenMessage(requirement, ['permission', 'reverification']),
+    'This needs permission org:a:read and reverification {"level":"second_factor","afterMinutes":10}.')
+  t.same(missingPart(requirement, ['reverification']), { reverification: { level: 'second_factor', afterMinutes: 10 } })
 })

@@ -1,9 +1,10 @@
 // clerk-auth as another team would use it: a bare Fastify() with nothing but the plugin's options
 // (no @fastify/env, no development issuer, no autoload), against a real issuer on 127.0.0.1.
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import t, { type Test } from 'tap'
 import clerkAuth, { createVerifier, InvalidOptionError, type ClerkAuthOptions } from '../plugins/clerk-auth/index.js'
-import { publicPem, startIssuer, testKeys, waitFor } from './helper.js'
+import { generateSigningKey, type SigningKey } from '../src/dev-issuer/signing-key.js'
+import { logLines, publicPem, startIssuer, testKeys, waitFor } from './helper.js'
 
 const testPem = publicPem(testKeys()[0])
 
@@ -129,4 +130,62 @@ t.test('the defaults and ranges the plugin README documents', async (t) => {
   for (const option of ['acceptPendingSessions', 'realm', 'issuer', 'jwtKey'] as const) {
     t.throws(() => createVerifier({ issuer, jwtKey: testPem, [option]: 7 } as unknown as ClerkAuthOptions), { message: new RegExp(`option ${option} `) }, `${option} of the wrong type`)
   }
+})
+
+t.test('the adapter: who reaches a handler, what request.auth holds, on both paths', async (t) => {
+  const [firstKey] = testKeys()
+  const laterKey = generateSigningKey()
+  const issuer = await startIssuer(t, [firstKey])
+  const { lines, stream } = logLines()
+  const app = Fastify({ logger: { level: 'debug', stream } })
+  await app.register(clerkAuth, { issuer: issuer.url, jwksUnknownKidCooldownMs: 0 })
+  let reached = 0
+  const seen = async (request: FastifyRequest): Promise<unknown> => { reached++; return { auth: request.auth } }
+  app.get('/who', seen)
+  app.get('/open', { config: { public: true } }, seen)
+  app.get('/admin', { config: { auth: { role: 'admin' } } }, seen)
+  t.teardown(async () => await app.close())
+  await app.ready()
+  t.ok(app.hasPlugin('clerk-auth'), 'registered under its name, for plugins that depend on it')
+  await waitFor(() => app.clerkAuth.isReady())
+  const call = async (url: string, token?: string) =>
+    await app.inject({ url, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
+
+  t.same((await call('/open')).json(), { auth: null }, 'a public route: auth is null, not missing')
+  t.equal(reached, 1)
+
+  // refused and forbidden requests never run the handler, whether the verdict was at hand or awaited a key fetch
+  t.equal((await call('/who')).statusCode, 401)
+  t.equal((await call('/who', issuer.sign(issuer.claims({ exp: 1 })))).statusCode, 401)
+  t.equal((await call('/who', issuer.sign(undefined, { header: { kid: 'ins_nobody' } }))).json().code, 'token_key_unknown', 'refused after a fetch')
+  t.equal((await call('/admin', issuer.sign())).statusCode, 403)
+  issuer.keys = [firstKey, laterKey]
+  t.equal((await call('/admin', issuer.sign(undefined, { key: laterKey }))).statusCode, 403, 'forbidden after a fetch')
+  t.equal(reached, 1, 'no refused request reached a handler')
+
+  // the caller is on request.auth, whether verified at once or after fetching its key
+  const atOnce = await call('/who', issuer.sign(issuer.claims({ sub: 'user_later', sid: 'sess_later' }), { key: laterKey }))
+  t.match(atOnce.json(), { auth: { userId: 'user_later', sessionId: 'sess_later' } })
+  issuer.keys = [firstKey, laterKey, generateSigningKey()]
+  const newest = issuer.keys[2] as SigningKey
+  const awaited = await call('/who', issuer.sign(issuer.claims({ sub: 'user_newest' }), { key: newest }))
+  t.match(awaited.json(), { auth: { userId: 'user_newest' } }, 'verified after fetching its key')
+  t.equal(reached, 3)
+
+  const debug = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.level === 20)
+  t.match(debug.filter((line) => line.msg === 'request refused').map((line) => line.code), ['token_missing', 'token_expired', 'token_key_unknown'])
+  t.match(debug.filter((line) => line.msg === 'request forbidden'), [{ code: 'forbidden', unmet: ['role'] }, { code: 'forbidden', unmet: ['role'] }])
+})
+
+t.test('closing the app stops the key store: no fetch after close', async (t) => {
+  const issuer = await startIssuer(t)
+  const app = Fastify()
+  await app.register(clerkAuth, { issuer: issuer.url, jwksUnknownKidCooldownMs: 0 })
+  await app.ready()
+  await waitFor(() => app.clerkAuth.isReady())
+  const { verifier } = app.clerkAuth
+  await app.close()
+  const before = issuer.requests
+  t.equal(await verifier.verify(issuer.sign(undefined, { header: { kid: 'ins_unknown' } })), 'token_key_unknown')
+  t.equal(issuer.requests, before, 'an unknown kid after close fetches nothing')
 })

@@ -1,6 +1,8 @@
+import Fastify from 'fastify'
 import { getIntrospectionQuery } from 'graphql'
 import t from 'tap'
-import { buildApp, forgeToken, hs256WithPublicKey, startIssuer, testKeys } from './helper.js'
+import graphql from '../plugins/graphql/index.js'
+import { buildApp, forgeToken, hs256WithPublicKey, logLines, startIssuer, testKeys } from './helper.js'
 
 const PING = '{ pingOne(id: "7") }'
 
@@ -74,4 +76,22 @@ t.test('GraphQL authentication', async (t) => {
     t.equal(res.statusCode, 200)
     t.match(res.headers['content-type'], /text\/html/)
   })
+})
+
+t.test('the graphql plugin needs clerk-auth, and says so', async (t) => {
+  const app = Fastify()
+  t.teardown(async () => await app.close())
+  await t.rejects(async () => await app.register(graphql).ready(), /dependency 'clerk-auth' of plugin 'graphql'/)
+})
+
+t.test('a refused operation is logged at debug with its code, never its token', async (t) => {
+  const issuer = await startIssuer(t)
+  const { lines, stream } = logLines()
+  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, LOG_LEVEL: 'debug' }, { logger: { level: 'debug', stream } })
+  const expired = issuer.sign(issuer.claims({ exp: 1 }))
+  const res = await app.inject({ method: 'POST', url: '/graphql', payload: { query: PING }, headers: { authorization: `Bearer ${expired}` } })
+  t.equal(res.statusCode, 401)
+  const refused = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'operation refused')
+  t.match(refused, [{ level: 20, code: 'token_expired' }])
+  t.notOk(lines.some((line) => line.includes(expired.split('.')[2] as string)))
 })

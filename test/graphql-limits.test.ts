@@ -107,3 +107,21 @@ t.test('GRAPHQL_PUBLIC_INTROSPECTION=false: introspection needs a token too', as
   const withToken = await app.inject({ method: 'POST', url: '/graphql', payload: { query: '{ __typename }' }, headers: { authorization: `Bearer ${issuer.sign()}` } })
   t.same(withToken.json(), { data: { __typename: 'Query' } })
 })
+
+t.test("Fastify's own refusals on /graphql keep their status and stable code", async (t) => {
+  const issuer = await startIssuer(t)
+  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url })
+  const send = async (payload: string) => await app.inject({
+    method: 'POST', url: '/graphql', payload, headers: { 'content-type': 'application/json', authorization: `Bearer ${issuer.sign()}` }
+  })
+  const broken = await send('{"query":')
+  t.equal(broken.statusCode, 400)
+  t.same(broken.json(), { data: null, errors: [{ message: "Body is not valid JSON but content-type is set to 'application/json'", extensions: { code: 'FST_ERR_CTP_INVALID_JSON_BODY' } }] })
+  const empty = await send('')
+  t.equal(empty.statusCode, 400)
+  t.equal(empty.json().errors[0].extensions.code, 'FST_ERR_CTP_EMPTY_JSON_BODY')
+  // GraphQL's own errors keep GraphQL's shape
+  const unknown = await send('{"query":"{ nope }"}')
+  t.equal(unknown.statusCode, 400)
+  t.same(unknown.json(), { data: null, errors: [{ message: 'Cannot query field "nope" on type "Query".', locations: [{ line: 1, column: 3 }] }] })
+})

@@ -21,13 +21,30 @@ t.test('parseJwks keeps RSA signing keys with a kid, and nothing else', async (t
       { ...other.publicJwk, kid: undefined },
       { ...other.publicJwk, kid: 'broken', n: 'not-base64!' },
       { ...other.publicJwk, kid: key.publicJwk.kid },
+      { ...other.publicJwk, kid: '' },
+      // an RSA modulus and exponent under another key type are not an RSA key
+      { ...other.publicJwk, kid: 'oct', kty: 'oct' },
+      { ...other.publicJwk, kid: 'no-n', n: undefined },
+      { ...other.publicJwk, kid: 'no-e', e: undefined },
       null,
       'text'
     ]
   })
   t.same([...parsed.keys.keys()], [key.publicJwk.kid, other.publicJwk.kid])
-  t.equal(parsed.skipped, 9)
+  t.equal(parsed.skipped, 13)
   t.ok(parsed.keys.get(key.publicJwk.kid)?.key.equals(createPublicKey(key.privateKey)), 'the JWK becomes a ready key object')
+})
+
+t.test('RSA moduli from 2048 to 8192 bits are usable, in a JWKS or a PEM', async (t) => {
+  // n as bytes of 0xff: exactly 8 bits per byte
+  const modulus = (bits: number): string => Buffer.alloc(bits / 8, 0xff).toString('base64url')
+  const parsed = parseJwks({ keys: [{ kty: 'RSA', kid: 'max', n: modulus(8192), e: 'AQAB' }, { kty: 'RSA', kid: 'over', n: modulus(8200), e: 'AQAB' }] })
+  t.same([...parsed.keys.keys()], ['max'])
+  t.equal(parsed.skipped, 1)
+  const pem = (bits: number): string => createPublicKey({ key: { kty: 'RSA', n: modulus(bits), e: 'AQAB' }, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString()
+  t.ok(parsePemPublicKey(pem(8192)))
+  t.equal(parsePemPublicKey(pem(8200)), undefined)
+  t.equal(parsePemPublicKey(pem(2040)), undefined)
 })
 
 t.test('parseJwks refuses documents without a usable key', async (t) => {
@@ -56,19 +73,37 @@ t.test('parsePemPublicKey takes the dashboard PEM, with real newlines or \\n esc
   t.equal(parsePemPublicKey(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString()), undefined)
   t.equal(parsePemPublicKey('-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----'), undefined)
   t.equal(parsePemPublicKey('hello'), undefined)
+  t.ok(parsePemPublicKey(`\n  ${spki}\n`)?.equals(createPublicKey(key.privateKey)), 'surrounding blank space, as a pasted value has')
+  t.equal(parsePemPublicKey(`comment\n${spki}`), undefined, 'the PEM header comes first')
+  const pss = generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString()
+  t.equal(parsePemPublicKey(pss), undefined, 'an RSA-PSS key is not an RS256 key')
 })
 
-t.test('fetchJson: redirects and non-2xx answers are failures', async (t) => {
+t.test('fetchJson: asks for JSON; redirects, non-2xx answers and bodies over the cap are failures', async (t) => {
+  const accepts: Array<string | undefined> = []
   const server = createServer((req, res) => {
+    accepts.push(req.headers.accept)
     if (req.url === '/redirect') res.writeHead(302, { location: '/ok' }).end()
     else if (req.url === '/ok') res.writeHead(200, { 'content-type': 'application/json' }).end('{"a":1}')
+    else if (req.url === '/chunked') {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.write('{"a":')
+      res.end('1}')
+    } else if (req.url === '/empty') res.writeHead(204).end()
+    else if (req.url === '/not-modified') res.writeHead(304).end()
     else res.writeHead(404).end('{}')
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => server.close())
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   t.same(await fetchJson(`${base}/ok`, { timeoutMs: 1000, maxBytes: 100 }), { a: 1 })
-  await t.rejects(fetchJson(`${base}/redirect`, { timeoutMs: 1000, maxBytes: 100 }))
-  await t.rejects(fetchJson(`${base}/missing`, { timeoutMs: 1000, maxBytes: 100 }), /HTTP 404/)
-  await t.rejects(fetchJson(`${base}/ok`, { timeoutMs: 1000, maxBytes: 3 }), /larger than 3 bytes/)
+  t.same(accepts, ['application/json'])
+  t.same(await fetchJson(`${base}/ok`, { timeoutMs: 1000, maxBytes: 7 }), { a: 1 }, 'a declared size of exactly the cap')
+  t.same(await fetchJson(`${base}/chunked`, { timeoutMs: 1000, maxBytes: 7 }), { a: 1 }, 'a streamed size of exactly the cap')
+  await t.rejects(fetchJson(`${base}/redirect`, { timeoutMs: 1000, maxBytes: 100 }), { name: 'TypeError', message: 'fetch failed' })
+  await t.rejects(fetchJson(`${base}/missing`, { timeoutMs: 1000, maxBytes: 100 }), { message: 'HTTP 404' })
+  await t.rejects(fetchJson(`${base}/not-modified`, { timeoutMs: 1000, maxBytes: 100 }), { message: 'HTTP 304' }, 'an answer without a body')
+  await t.rejects(fetchJson(`${base}/empty`, { timeoutMs: 1000, maxBytes: 100 }), { name: 'SyntaxError' }, 'no body is not JSON')
+  await t.rejects(fetchJson(`${base}/ok`, { timeoutMs: 1000, maxBytes: 6 }), { message: 'the response is larger than 6 bytes' })
+  await t.rejects(fetchJson(`${base}/chunked`, { timeoutMs: 1000, maxBytes: 6 }), { message: 'the response is larger than 6 bytes' })
 })

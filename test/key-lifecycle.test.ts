@@ -102,7 +102,7 @@ t.test('a 60 s outage after warm-up fails zero valid requests, and is logged onc
   const clock = testClock()
   issuer.now = clock.now
   const { lines, stream } = logLines()
-  const { app, call } = await warmApp(t, issuer, { CLERK_JWKS_REFRESH_INTERVAL_MS: 1000 }, stream)
+  const { app, call } = await warmApp(t, issuer, { CLERK_JWKS_REFRESH_INTERVAL_MS: 100 }, stream)
   issuer.mode = 'reset'
   const fetchesBefore = issuer.requests
   let sent = 0
@@ -188,10 +188,11 @@ t.test('the last good set expires after the maximum staleness, then the service 
 t.test('an issuer down at start-up: ready flips and requests pass once it is up, without a restart', async (t) => {
   const issuer = await startIssuer(t)
   issuer.mode = 'reset'
-  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url })
+  // retried every 100 ms at most, the refresh interval
+  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, CLERK_JWKS_REFRESH_INTERVAL_MS: 100 })
   const token = issuer.sign()
+  await waitFor(() => issuer.requests >= 2)
   t.equal((await app.inject({ method: 'GET', url: '/ready' })).statusCode, 503)
-  await issuer.nextRequest()
   issuer.mode = 'ok'
   await waitFor(() => app.clerkAuth.isReady(), 10_000)
   t.equal((await app.inject({ method: 'GET', url: '/ready' })).statusCode, 200)

@@ -67,17 +67,15 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
 
   fastify.decorateRequest('auth', null)
 
+  function remember (request: FastifyRequest, verdict: Verdict): Verdict {
+    if (!isRefusal(verdict)) request.auth = verdict
+    return verdict
+  }
+
   /** The verdict on the request's token; sets request.auth when it is a caller. */
   function authenticate (request: FastifyRequest): Verdict | Promise<Verdict> {
     const verdict = verifier.verifyCredentials(request.headers.authorization, request.headers.cookie)
-    if (verdict instanceof Promise) {
-      return verdict.then((settled) => {
-        if (!isRefusal(settled)) request.auth = settled
-        return settled
-      })
-    }
-    if (!isRefusal(verdict)) request.auth = verdict
-    return verdict
+    return verdict instanceof Promise ? verdict.then((settled) => remember(request, settled)) : remember(request, verdict)
   }
 
   function refuse (reply: FastifyReply, code: RefusalCode): FastifyReply {
@@ -108,11 +106,11 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
 
   // A route's requirement is checked once, when it is declared: a typo fails start-up, not a request.
   fastify.addHook('onRoute', (route) => {
-    const requirement = route.config?.auth
-    if (requirement === undefined) return
-    const problem = requirementProblem(requirement)
+    const { config } = route
+    if (config?.auth === undefined) return
+    const problem = requirementProblem(config.auth)
     if (problem !== undefined) throw new Error(`Route ${route.method.toString()} ${route.url}: config.auth ${problem}`)
-    if (route.config?.public === true) throw new Error(`Route ${route.method.toString()} ${route.url}: a public route cannot require config.auth`)
+    if (config.public === true) throw new Error(`Route ${route.method.toString()} ${route.url}: a public route cannot require config.auth`)
   })
 
   /** Sends the refusal or the 403, or says the request may go on. */

@@ -15,8 +15,10 @@ export interface ParsedJwks {
   skipped: number
 }
 
-// Clerk signs with RSA-2048; anything weaker is not a key we should trust.
+// Clerk signs with RSA-2048; anything weaker is not a key we should trust, and a modulus far larger
+// would make each verification cost many times more (Node builds a key from a 600,000-bit n).
 const MIN_MODULUS_BITS = 2048
+const MAX_MODULUS_BITS = 8192
 
 /** The RSA signing entries with a kid; everything else in a JWKS is skipped. */
 function isSigningEntry (entry: Record<string, unknown>): entry is { kty: 'RSA', kid: string, n: string, e: string } {
@@ -25,15 +27,18 @@ function isSigningEntry (entry: Record<string, unknown>): entry is { kty: 'RSA',
     (use === undefined || use === 'sig') && (alg === undefined || alg === 'RS256')
 }
 
-function toKey (entry: { kty: 'RSA', kid: string, n: string, e: string }): VerificationKey | undefined {
-  const { kty, kid, n, e } = entry
-  try {
-    const key = createPublicKey({ key: { kty, n, e } as JsonWebKey, format: 'jwk' })
-    if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_MODULUS_BITS) return undefined
-    return { kid, key, fingerprint: `${n}.${e}` }
-  } catch {
-    return undefined
-  }
+/** Plain RSA (not RSA-PSS), from MIN_MODULUS_BITS to MAX_MODULUS_BITS. */
+function isUsableRsa (key: KeyObject): boolean {
+  if (key.asymmetricKeyType !== 'rsa') return false
+  const { modulusLength } = key.asymmetricKeyDetails as { modulusLength: number }
+  return modulusLength >= MIN_MODULUS_BITS && modulusLength <= MAX_MODULUS_BITS
+}
+
+// Node builds a key from any base64url strings n and e (odd ones give a tiny modulus), so this does not throw.
+function toKey (entry: { kid: string, n: string, e: string }): VerificationKey | undefined {
+  const { kid, n, e } = entry
+  const key = createPublicKey({ key: { kty: 'RSA', n, e } as JsonWebKey, format: 'jwk' })
+  return isUsableRsa(key) ? { kid, key, fingerprint: `${n}.${e}` } : undefined
 }
 
 /**
@@ -69,13 +74,13 @@ export function parseJwks (body: unknown, previous?: ReadonlyMap<string, Verific
 export function parsePemPublicKey (text: string): KeyObject | undefined {
   const pem = text.replace(/\\n/g, '\n').trim()
   if (!/^-----BEGIN (RSA )?PUBLIC KEY-----/.test(pem)) return undefined
+  let key: KeyObject
   try {
-    const key = createPublicKey(pem)
-    if (key.asymmetricKeyType !== 'rsa' || (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_MODULUS_BITS) return undefined
-    return key
+    key = createPublicKey(pem)
   } catch {
     return undefined
   }
+  return isUsableRsa(key) ? key : undefined
 }
 
 /**
@@ -88,23 +93,17 @@ export async function fetchJson (url: string, options: { timeoutMs: number, maxB
     redirect: 'error',
     headers: { accept: 'application/json' }
   })
-  if (!response.ok) {
+  const tooLarge = `the response is larger than ${options.maxBytes} bytes`
+  if (!response.ok || Number(response.headers.get('content-length')) > options.maxBytes) {
     await response.body?.cancel()
-    throw new Error(`HTTP ${response.status}`)
-  }
-  const declared = Number(response.headers.get('content-length'))
-  if (declared > options.maxBytes) {
-    await response.body?.cancel()
-    throw new Error(`the response is larger than ${options.maxBytes} bytes`)
+    throw new Error(response.ok ? tooLarge : `HTTP ${response.status}`)
   }
   const chunks: Uint8Array[] = []
   let size = 0
-  if (response.body !== null) {
-    for await (const chunk of response.body) {
-      size += chunk.byteLength
-      if (size > options.maxBytes) throw new Error(`the response is larger than ${options.maxBytes} bytes`)
-      chunks.push(chunk)
-    }
+  for await (const chunk of response.body ?? []) {
+    size += chunk.byteLength
+    if (size > options.maxBytes) throw new Error(tooLarge)
+    chunks.push(chunk)
   }
   return JSON.parse(Buffer.concat(chunks).toString('utf8'))
 }

@@ -48,8 +48,9 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
   const now = options.now ?? Date.now
   const url = `${issuer}/.well-known/jwks.json`
   const maxBytes = options.maxBytes ?? 1024 * 1024
-  const minRetryMs = options.minRetryMs ?? 1000
+  // A failed fetch is retried no later than the next regular refresh would have come.
   const maxRetryMs = Math.min(options.maxRetryMs ?? 30_000, options.refreshIntervalMs)
+  const minRetryMs = Math.min(options.minRetryMs ?? 1000, maxRetryMs)
 
   let keys = new Map<string, VerificationKey>()
   let generation = 0
@@ -95,12 +96,13 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
       schedule(options.refreshIntervalMs)
     } catch (err) {
       const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : (err as Error).message
+      const fields = { issuer, reason, retryInMs: retryMs }
       if (!failing) {
         failing = true
-        if (keys.size > 0) log.warn({ issuer, reason }, 'Cannot refresh the issuer signing keys; serving the last good set and retrying in the background')
-        else log.warn({ issuer, reason }, 'Cannot fetch the issuer signing keys; retrying in the background')
+        if (keys.size > 0) log.warn(fields, 'Cannot refresh the issuer signing keys; serving the last good set and retrying in the background')
+        else log.warn(fields, 'Cannot fetch the issuer signing keys; retrying in the background')
       } else {
-        log.debug({ issuer, reason, retryInMs: retryMs }, 'Issuer signing keys still unavailable')
+        log.debug(fields, 'Issuer signing keys still unavailable')
       }
       if (keys.size > 0 && !isFresh() && !staleLogged) {
         staleLogged = true
@@ -122,7 +124,7 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
       lastKidTriggeredFetch = now()
       startFetch()
     }
-    if (inFlight !== undefined) await inFlight
+    await inFlight
     const key = isFresh() ? keys.get(kid) : undefined
     if (key !== undefined) return key.key
     throw new RefusalError(isFresh() ? 'token_key_unknown' : 'issuer_unavailable')

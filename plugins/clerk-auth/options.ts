@@ -1,7 +1,7 @@
 // The plugin's options: one JSON schema (ranges, defaults, types) checked with Ajv when the plugin
 // or a verifier is created, plus the rules a schema cannot say (URLs, origins, the PEM key).
 import createError from '@fastify/error'
-import { Ajv } from 'ajv'
+import { Ajv, type ErrorObject } from 'ajv'
 import type { KeyObject } from 'node:crypto'
 import type { FromSchema } from 'json-schema-to-ts'
 import { parsePemPublicKey } from './jwks.js'
@@ -67,7 +67,7 @@ function invalidOption (option: string, detail: string): InvalidOption {
   return Object.assign(new InvalidOptionError(option, detail), { option, detail })
 }
 
-const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: true, strictTuples: false })
+const ajv = new Ajv({ useDefaults: true, strict: true })
 const validate = ajv.compile(clerkAuthOptionsSchema)
 
 // 127.0.0.0/8 is matched by IPV4_LOOPBACK
@@ -103,9 +103,10 @@ function checkOrigin (party: string): void {
   }
 }
 
-function describe (error: { keyword: string, message?: string, params: Record<string, unknown> }): string {
+function describe (error: ErrorObject): string {
   if (error.keyword === 'additionalProperties') return 'is not an option of clerk-auth'
-  return error.message ?? 'is invalid'
+  // Ajv always writes a message unless told not to
+  return error.message as string
 }
 
 /** Validates and completes the options; throws FST_CLERK_AUTH_INVALID_OPTION naming the first bad one. */
@@ -115,9 +116,10 @@ export function resolveOptions (options: ClerkAuthOptions): ResolvedOptions {
   // undefined means "use the default", as when the option is left out
   for (const name of Object.keys(copy)) if (copy[name] === undefined) delete copy[name]
   if (!validate(copy)) {
-    const error = validate.errors?.[0]
-    const name = (error?.params.additionalProperty ?? error?.params.missingProperty ?? error?.instancePath.slice(1).split('/')[0] ?? 'options') as string
-    throw invalidOption(name, error === undefined ? 'is invalid' : describe(error))
+    // a failed validation always leaves its errors
+    const [error] = validate.errors as [ErrorObject]
+    const name = (error.params.additionalProperty ?? error.params.missingProperty ?? error.instancePath.slice(1).split('/')[0]) as string
+    throw invalidOption(name, describe(error))
   }
   const valid = copy as SchemaOptions
   if (valid.now !== undefined && typeof valid.now !== 'function') throw invalidOption('now', 'must be a function returning ms since the epoch')
@@ -134,7 +136,7 @@ export function resolveOptions (options: ClerkAuthOptions): ResolvedOptions {
   let jwtKey: KeyObject | undefined
   if (valid.jwtKey !== undefined) {
     jwtKey = parsePemPublicKey(valid.jwtKey)
-    if (jwtKey === undefined) throw invalidOption('jwtKey', 'must be an RSA public key (2048 bits or more) in PEM form')
+    if (jwtKey === undefined) throw invalidOption('jwtKey', 'must be an RSA public key (2048 to 8192 bits) in PEM form')
   }
   return {
     issuer: normalizeIssuer(valid.issuer),

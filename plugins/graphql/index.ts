@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import type { GraphQLError } from 'graphql'
 import mercurius, { type MercuriusOptions } from 'mercurius'
 import { isRefusal, makeRoutesPublic, refusalTexts, type RefusalCode } from '../clerk-auth/index.js'
 import { applyAuthDirective } from './auth-directive.js'
@@ -29,15 +30,14 @@ function isFastifyClientError (error: unknown): error is { code: string, statusC
 }
 
 const errorFormatter: NonNullable<MercuriusOptions['errorFormatter']> = (execution, context) => {
-  const first = execution.errors.length === 1 ? execution.errors[0] : undefined
-  const refused = first?.originalError
-  if (first !== undefined && isFastifyClientError(refused)) {
+  // Mercurius formats failures only, so there is a first error; refusals come alone (the request stops there).
+  const [first] = execution.errors as [GraphQLError]
+  const refused = first.originalError
+  if (isFastifyClientError(refused)) {
     // Fastify's own refusals before the handler (a body too large, a bad content type): their code is stable.
     return { statusCode: refused.statusCode, response: { data: null, errors: [{ message: first.message, extensions: { code: refused.code } }] } }
   }
-  if (first === undefined || !(refused instanceof OperationRefused)) {
-    return mercurius.defaultErrorFormatter(execution, context)
-  }
+  if (!(refused instanceof OperationRefused)) return mercurius.defaultErrorFormatter(execution, context)
   context.reply.log.debug({ code: refused.reason }, 'operation refused')
   return { statusCode: refused.statusCode as number, response: { data: null, errors: [first.toJSON()] } }
 }

@@ -1,4 +1,5 @@
 import type { IResolvers, MercuriusContext } from 'mercurius'
+import type { ClerkAuth } from '../clerk-auth/index.js'
 import { authDirectiveTypeDefs } from './auth-directive.js'
 
 export const schema = /* GraphQL */ `
@@ -37,8 +38,9 @@ export const resolvers: IResolvers = {
   Query: {
     pingOne: (_root: unknown, { id }: { id: string }) => `GraphQL Ping #${id}!`,
     orgPing: (_root: unknown, { id }: { id: string }, context: MercuriusContext) => {
-      const auth = context.reply.request.auth
-      return `Org Ping #${id} for ${auth?.orgSlug ?? auth?.orgId ?? ''}!`
+      // @auth(permission) admits members of an organization only
+      const { orgSlug, orgId } = context.reply.request.auth as ClerkAuth
+      return `Org Ping #${id} for ${orgSlug ?? orgId as string}!`
     },
     // Operations other than introspection run only once authenticated (preExecution).
     me: (_root: unknown, _args: unknown, context: MercuriusContext) => context.reply.request.auth
