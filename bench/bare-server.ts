@@ -1,4 +1,4 @@
-// The ceiling: the same two routes on Fastify + Mercurius with no authentication at all.
+// The ceiling: the same routes on Fastify + Mercurius with no authentication at all.
 // With BARE_RSA_VERIFY=1 it is "the RSA limit" instead: each REST request checks one RSA-2048
 // signature with a ready key object, the least work any verifier must do for a token never seen before.
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
@@ -19,6 +19,9 @@ app.get<{ Params: IdParams }>('/rest-endpoints/:id', {
   if (rsaPerRequest && !verify('sha256', signedPart, publicKey, signature)) throw new Error('the signature does not verify')
   return `REST Ping #${request.params.id}!`
 })
+app.get<{ Params: IdParams }>('/machine-pings/:id', {
+  schema: { params: idParamsSchema, response: { 200: { type: 'string' } } }
+}, async (request) => `Machine Ping #${request.params.id} for mch_bench!`)
 await app.register(mercurius, {
   schema: 'type Query { pingOne(id: String!): String! }',
   resolvers: { Query: { pingOne: (_root: unknown, { id }: { id: string }) => `GraphQL Ping #${id}!` } },

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { startDevIssuer } from '../src/dev-issuer/dev-issuer.js'
+import { mintDevM2mToken, startDevIssuer } from '../src/dev-issuer/dev-issuer.js'
 import { signJwt } from '../src/dev-issuer/sign-jwt.js'
 import { generateSigningKey } from '../src/dev-issuer/signing-key.js'
 import type { LoadResult, LoadSpec } from './load.js'
@@ -136,6 +136,8 @@ writeFileSync(tokensFile, Array.from({ length: DISTINCT_TOKENS }, (_, i) => mint
 // claims, each costs one RSA check before its refusal is cached.
 const expiredTokensFile = join(tmpdir(), `bench-expired-tokens-${process.pid}.txt`)
 writeFileSync(expiredTokensFile, Array.from({ length: DISTINCT_TOKENS }, (_, i) => mint(`sess_bench_expired_${i}`, -3600)).join('\n'))
+// A backend job's M2M JWT, on the machine route (the same cached path as a session token).
+const m2mToken = mintDevM2mToken(key, issuer.url, { machineId: 'mch_bench' })
 const otherKey = generateSigningKey()
 const badToken = signJwt({ kid: key.publicJwk.kid }, claimsFor('sess_forged'), otherKey.privateKey)
 
@@ -149,12 +151,15 @@ const recipe = args.recipe
   ? await startServer('recipe', join(import.meta.dirname, 'recipe-server.js'), { RECIPE_ISSUER_URL: issuer.url }, /listening (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
   : undefined
 
-interface Scenario { name: string, expect: number, withRsaLimit?: boolean, spec: Omit<LoadSpec, 'url' | 'connections' | 'pipelining'> }
+/** machine: the design card's recipe knows no machine tokens, so it sits those scenarios out. */
+interface Scenario { name: string, expect: number, withRsaLimit?: boolean, machine?: boolean, spec: Omit<LoadSpec, 'url' | 'connections' | 'pipelining'> }
 const gqlBody = JSON.stringify({ query: '{ pingOne(id: "12345") }' })
+const distinctSpec: Scenario['spec'] = { method: 'GET', path: '/rest-endpoints/12345', headers: {}, tokensFile }
 const scenarios: Scenario[] = [
   { name: 'REST, one token', expect: 200, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: { authorization: `Bearer ${oneToken}` } } },
+  { name: 'REST, one M2M JWT', expect: 200, machine: true, spec: { method: 'GET', path: '/machine-pings/12345', headers: { authorization: `Bearer ${m2mToken}` } } },
   // Every request takes the next of 2,000 tokens (see load.ts): with a 1,000-entry cache, none is a hit.
-  { name: `REST, ${DISTINCT_TOKENS} distinct tokens`, expect: 200, withRsaLimit: true, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: {}, tokensFile } },
+  { name: `REST, ${DISTINCT_TOKENS} distinct tokens`, expect: 200, withRsaLimit: true, spec: distinctSpec },
   { name: `REST, ${DISTINCT_TOKENS} expired tokens (401)`, expect: 401, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: {}, tokensFile: expiredTokensFile } },
   { name: 'REST, no token (401)', expect: 401, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: {} } },
   { name: 'REST, bad signature (401)', expect: 401, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: { authorization: `Bearer ${badToken}` } } },
@@ -173,7 +178,7 @@ function unexpectedOf (result: LoadResult, expect: number): number {
 
 // A short warm-up of every path on both servers (JIT, caches, keys).
 for (const scenario of scenarios) {
-  for (const target of [service, ceiling, ...(scenario.withRsaLimit === true ? [rsaLimit] : []), ...(recipe === undefined ? [] : [recipe])]) {
+  for (const target of [service, ceiling, ...(scenario.withRsaLimit === true ? [rsaLimit] : []), ...(recipe === undefined || scenario.machine === true ? [] : [recipe])]) {
     await load({ ...scenario.spec, url: target.url, connections, pipelining: 1, durationSeconds: 1 })
   }
 }
@@ -183,7 +188,7 @@ for (let round = 1; round <= rounds; round++) {
     // alternate which target goes first, so neither always gets the warmer machine
     const order = round % 2 === 1 ? [service, ceiling] : [ceiling, service]
     if (scenario.withRsaLimit === true) order.splice(1, 0, rsaLimit)
-    if (recipe !== undefined) order.splice(1, 0, recipe)
+    if (recipe !== undefined && scenario.machine !== true) order.splice(1, 0, recipe)
     const results = new Map<Server, Measured>()
     for (const target of order) {
       results.set(target, await measure(target, { ...scenario.spec, url: target.url, connections, pipelining: 1, durationSeconds }))
@@ -286,11 +291,11 @@ if (args.workers !== undefined) {
 // Optional: a million requests with distinct tokens, RSS sampled after warm-up and at the end.
 let memory: { requests: number, rssAfterWarmupMiB: number, rssAfterMiB: number, growthMiB: number, maxDuringMiB: number } | undefined
 if (args.long) {
-  await load({ ...scenarios[1]?.spec as LoadSpec, url: service.url, connections, pipelining: 1, amount: 100_000 })
+  await load({ ...distinctSpec, url: service.url, connections, pipelining: 1, amount: 100_000 })
   const warm = rssMiB(service.pid).rss
   let max = warm
   const sampler = setInterval(() => { max = Math.max(max, rssMiB(service.pid).rss) }, 500)
-  const result = await load({ ...scenarios[1]?.spec as LoadSpec, url: service.url, connections, pipelining: 1, amount: 1_000_000 })
+  const result = await load({ ...distinctSpec, url: service.url, connections, pipelining: 1, amount: 1_000_000 })
   clearInterval(sampler)
   const after = rssMiB(service.pid).rss
   memory = { requests: result.total, rssAfterWarmupMiB: warm, rssAfterMiB: after, growthMiB: after - warm, maxDuringMiB: max }

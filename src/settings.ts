@@ -1,6 +1,6 @@
 import envSchema from 'env-schema'
 import type { FromSchema } from 'json-schema-to-ts'
-import { clerkAuthOptionsSchema, type ClerkAuthOptions, type InvalidOption } from '../plugins/clerk-auth/index.js'
+import { acceptsTokenProblem, clerkAuthOptionsSchema, type ClerkAuthOptions, type InvalidOption, type TokenType } from '../plugins/clerk-auth/index.js'
 
 // The clerk-auth options' own ranges and defaults: one place says what a valid value is.
 const option = clerkAuthOptionsSchema.properties
@@ -13,7 +13,7 @@ export const settingsSchema = {
   required: [
     'NODE_ENV', 'PORT', 'HOST', 'LOG_LEVEL', 'CLERK_CLOCK_SKEW_MS', 'CLERK_JWKS_TIMEOUT_MS', 'CLERK_JWKS_REFRESH_INTERVAL_MS',
     'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS', 'CLERK_JWKS_MAX_STALE_MS', 'CLERK_ACCEPT_PENDING_SESSIONS',
-    'CLERK_VERIFICATION_CACHE_SIZE', 'GRAPHQL_PUBLIC_INTROSPECTION', 'LOG_REQUESTS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
+    'CLERK_VERIFICATION_CACHE_SIZE', 'GRAPHQL_ACCEPTS_TOKEN', 'GRAPHQL_PUBLIC_INTROSPECTION', 'LOG_REQUESTS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
   ],
   properties: {
     NODE_ENV: { type: 'string', default: 'development' },
@@ -35,6 +35,10 @@ export const settingsSchema = {
     CLERK_JWT_KEY: { type: 'string' },
     CLERK_ACCEPT_PENDING_SESSIONS: option.acceptPendingSessions,
     CLERK_VERIFICATION_CACHE_SIZE: option.verificationCacheSize,
+    // Empty means unset: M2M tokens of the instance are accepted whichever machines they name.
+    CLERK_MACHINE_ID: { type: 'string' },
+    // The kinds of token /graphql accepts, by Clerk's names (REST routes declare their own).
+    GRAPHQL_ACCEPTS_TOKEN: { type: 'string', default: 'session_token' },
     // GraphiQL loads the schema without a token; turn it off where the schema is nobody's business.
     GRAPHQL_PUBLIC_INTROSPECTION: { type: 'boolean', default: true },
     LOG_REQUESTS: { type: 'boolean', default: false },
@@ -63,7 +67,8 @@ const settingOfOption: Partial<Record<keyof ClerkAuthOptions, keyof Settings>> =
   ...settingOfPlainOption,
   issuer: 'CLERK_ISSUER_URL',
   authorizedParties: 'CLERK_AUTHORIZED_PARTIES',
-  jwtKey: 'CLERK_JWT_KEY'
+  jwtKey: 'CLERK_JWT_KEY',
+  machineId: 'CLERK_MACHINE_ID'
 }
 
 const hints: Partial<Record<keyof Settings, string>> = {
@@ -71,6 +76,7 @@ const hints: Partial<Record<keyof Settings, string>> = {
     'must be your Clerk Frontend API URL, e.g. https://your-app.clerk.accounts.dev (plain http only for a loopback host)',
   CLERK_AUTHORIZED_PARTIES: 'must be a comma-separated list of origins, e.g. https://app.example.com,http://localhost:3000',
   CLERK_ACCEPT_PENDING_SESSIONS: 'must be true or false',
+  CLERK_MACHINE_ID: 'must be this service\'s Clerk machine id, e.g. mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk (Dashboard > Machines)',
   LOG_REQUESTS: 'must be true or false',
   GRAPHQL_PUBLIC_INTROSPECTION: 'must be true or false',
   WORKERS: 'must be auto or a number of processes from 1 to 999',
@@ -147,7 +153,14 @@ export function configuredJwtKey (settings: Pick<Settings, 'CLERK_JWT_KEY'>): st
 }
 
 /** Rules between settings; throws a ConfigError naming the first setting that breaks one. */
+/** GRAPHQL_ACCEPTS_TOKEN as a list of token types (checked by checkSettings). */
+export function graphqlAcceptsToken (settings: Pick<Settings, 'GRAPHQL_ACCEPTS_TOKEN'>): TokenType[] {
+  return settings.GRAPHQL_ACCEPTS_TOKEN.split(',').map((type) => type.trim()) as TokenType[]
+}
+
 export function checkSettings (settings: Settings): void {
+  const tokens = acceptsTokenProblem(graphqlAcceptsToken(settings))
+  if (tokens !== undefined) throw new ConfigError('GRAPHQL_ACCEPTS_TOKEN', `${tokens}, comma-separated`)
   const issuer = configuredIssuer(settings)
   if (configuredJwtKey(settings) !== undefined && issuer === undefined) {
     throw new ConfigError('CLERK_ISSUER_URL', 'is required with CLERK_JWT_KEY: it is the exact iss of your tokens')
@@ -167,7 +180,8 @@ export function clerkAuthOptions (settings: Settings, devIssuerUrl: string | und
     ...plain as Pick<ClerkAuthOptions, PlainOption>,
     issuer: configuredIssuer(settings) ?? devIssuerUrl ?? '',
     authorizedParties: parseAuthorizedParties(settings.CLERK_AUTHORIZED_PARTIES),
-    jwtKey: configuredJwtKey(settings)
+    jwtKey: configuredJwtKey(settings),
+    machineId: settings.CLERK_MACHINE_ID === '' ? undefined : settings.CLERK_MACHINE_ID
   }
 }
 

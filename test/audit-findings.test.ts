@@ -1,7 +1,7 @@
 // One test per finding of the outside audit (issue 11) on the verifier: each failed before its fix.
 import { sign } from 'node:crypto'
 import t from 'tap'
-import { createVerifier, isRefusal, type Verdict } from '../plugins/clerk-auth/index.js'
+import { createVerifier, isRefusal, type SessionAuth, type Verdict } from '../plugins/clerk-auth/index.js'
 import { parseJwks } from '../plugins/clerk-auth/jwks.js'
 import { buildApp, publicPem, startIssuer, testKeys } from './helper.js'
 
@@ -15,8 +15,8 @@ function signSegments (header: string, payload: string, key = firstKey): string 
 
 const segment = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
 
-function callerOf (verdict: Verdict): Exclude<Verdict, string> {
-  if (isRefusal(verdict)) throw new Error(`refused: ${verdict}`)
+function callerOf (verdict: Verdict): SessionAuth {
+  if (isRefusal(verdict) || verdict.tokenType !== 'session_token') throw new Error(`not a session: ${JSON.stringify(verdict)}`)
   return verdict
 }
 
@@ -198,7 +198,6 @@ t.test("Clerk's order: a forged token gets token_signature_invalid whatever it c
     'a future iat': { iat: nowS + 3600 },
     'no sid': { sid: undefined },
     'a pending session': { sts: 'pending' },
-    'a machine subject': { sub: 'mch_1' },
     'nothing wrong': {}
   }
   const forger = { key: otherKey, header: { kid: firstKey.publicJwk.kid } }
@@ -209,13 +208,16 @@ t.test("Clerk's order: a forged token gets token_signature_invalid whatever it c
     answers.add(verdict)
   }
   t.equal(answers.size, 1, 'one and the same answer')
+  // A token's kind is read before its key, as Clerk does: that answer is the same for every instance.
+  t.equal(await verifier.verify(issuer.sign(issuer.claims({ sub: 'mch_1' }), forger)), 'token_type_not_accepted', 'a machine subject where sessions only are accepted')
+  t.equal(await verifier.verify(issuer.sign(issuer.claims({ sub: 'mch_1' }), forger), ['m2m_token']), 'token_signature_invalid', 'where M2M tokens are accepted, the signature first')
   // Signed by the issuer, the same lies get their own codes.
   t.equal(await verifier.verify(issuer.sign(issuer.claims(lies['a foreign azp']))), 'token_unauthorized_party')
   t.equal(await verifier.verify(issuer.sign(issuer.claims(lies['a wrong iss']))), 'token_issuer_invalid')
   t.equal(await verifier.verify(issuer.sign(issuer.claims(lies['an old exp']))), 'token_expired')
 })
 
-t.test('tokens Clerk signs with the same key but that are not sessions get token_not_session', async (t) => {
+t.test('tokens Clerk signs with the same key but that are not sessions get token_type_not_accepted on a sessions-only route', async (t) => {
   const issuer = await startIssuer(t)
   const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url })
   const kinds: Record<string, string> = {
@@ -229,7 +231,7 @@ t.test('tokens Clerk signs with the same key but that are not sessions get token
     for (const headers of [{ authorization: `Bearer ${token}` }, { cookie: `__session=${token}` }]) {
       const response = await app.inject({ url: '/rest-endpoints/1', headers })
       t.equal(response.statusCode, 401, name)
-      t.equal(response.json().code, 'token_not_session', `${name} in the ${Object.keys(headers)[0] as string}`)
+      t.equal(response.json().code, 'token_type_not_accepted', `${name} in the ${Object.keys(headers)[0] as string}`)
     }
   }
   for (const header of [{ cat: 'cl_I7d4PD111III' }, { cat: 'cl_B7d4PD111AAA' }, {}]) {

@@ -91,7 +91,7 @@ t.test('session status and JSON form', async (t) => {
   t.equal(authFromClaims({ sub: 'u', sid: 's', sts: 'pending' }).sessionStatus, 'pending')
   const json = JSON.parse(JSON.stringify(authFromClaims(vectors.v2_org.claims)))
   t.notOk('has' in json, 'has() is not serialized')
-  t.same(Object.keys(json).sort(), ['actor', 'claims', 'factorVerificationAge', 'orgId', 'orgPermissions', 'orgRole', 'orgSlug', 'sessionId', 'sessionStatus', 'userId'])
+  t.same(Object.keys(json).sort(), ['actor', 'claims', 'factorVerificationAge', 'orgId', 'orgPermissions', 'orgRole', 'orgSlug', 'sessionId', 'sessionStatus', 'tokenType', 'userId'])
 })
 
 t.test('organization claims that are odd but signed: nothing invented, nothing thrown', async (t) => {

@@ -57,9 +57,9 @@ t.test('authorization on REST and GraphQL with real tokens', async (t) => {
   })
 
   t.test('a machine token and a pending session get 401 with their own codes', async (t) => {
-    const machine = await get('/me', bearer({}, { cat: 'cl_B7d4PD333AAA' }))
+    const machine = await get('/rest-endpoints/1', bearer({ sub: 'mch_1' }, { cat: 'cl_B7d4PD333AAA' }))
     t.equal(machine.statusCode, 401)
-    t.equal(machine.json().code, 'token_not_session')
+    t.equal(machine.json().code, 'token_type_not_accepted')
     const pending = await get('/me', bearer({ sts: 'pending' }))
     t.equal(pending.statusCode, 401)
     t.equal(pending.json().code, 'session_pending')
@@ -120,12 +120,12 @@ t.test('a route declaring an unusable requirement fails start-up', async (t) => 
   }), /Route GET \/typo: config.auth has an unknown key "permision"/)
   await t.rejects(buildApp(t, { CLERK_ISSUER_URL: issuer.url }, {
     extend: (app) => app.get('/both', { config: { public: true, auth: { role: 'admin' } } }, async () => 'x')
-  }), /a public route cannot require config.auth/)
+  }), /a public route cannot declare config.auth or config.acceptsToken/)
 })
 
 t.test('requirementProblem: every accepted shape, and each refusal in its words', async (t) => {
   const accepted: unknown[] = [
-    { role: 'org:admin' }, { permission: 'org:a:read' }, { feature: 'o:pings' }, { plan: 'u:pro' },
+    { role: 'org:admin' }, { permission: 'org:a:read' }, { feature: 'o:pings' }, { plan: 'u:pro' }, { scope: 'pings:read' },
     { role: 'org:admin', permission: 'org:a:read', feature: 'o:pings', plan: 'o:pro', reverification: 'lax' },
     { reverification: 'strict_mfa' }, { reverification: 'strict' }, { reverification: 'moderate' }, { reverification: 'lax' },
     { reverification: { level: 'first_factor', afterMinutes: 10 } },
@@ -140,7 +140,7 @@ t.test('requirementProblem: every accepted shape, and each refusal in its words'
     ['admin', 'must be an object'],
     [[], 'must be an object'],
     [[{ role: 'admin' }], 'must be an object'],
-    [{}, 'must ask for at least one of role, permission, feature, plan, reverification'],
+    [{}, 'must ask for at least one of role, permission, feature, plan, reverification, scope'],
     [{ rol: 'admin' }, 'has an unknown key "rol"'],
     [{ role: '' }, 'needs a non-empty string for "role"'],
     [{ permission: 5 }, 'needs a non-empty string for "permission"'],

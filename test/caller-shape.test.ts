@@ -1,14 +1,15 @@
-// One definition of the caller: the auth object, the REST /me schema (authObjectSchema) and the
-// GraphQL Me type must say the same thing, or this fails.
+// One definition of the caller: the auth objects, the REST /me schemas (sessionAuthSchema, machineAuthSchema)
+// and the GraphQL Me type must say the same thing, or this fails.
 import { buildSchema, getNamedType, getNullableType, isListType, isNonNullType, isObjectType, type GraphQLField, type GraphQLObjectType } from 'graphql'
 import t from 'tap'
-import { authObjectSchema, isRefusal } from '../plugins/clerk-auth/index.js'
+import { isRefusal, machineAuthSchema, sessionAuthSchema } from '../plugins/clerk-auth/index.js'
 import { schema as sdl } from '../plugins/graphql/schema.js'
+import { m2mClaims, m2mHeader, oauthClaims, oauthHeader } from '../src/dev-issuer/machine-claims.js'
 import { buildApp, startIssuer } from './helper.js'
 
 type PropertySchema = { type: string | readonly string[], items?: { type: string } }
-const properties = authObjectSchema.properties as Record<string, PropertySchema>
-const required = new Set<string>(authObjectSchema.required)
+type ObjectSchema = { properties: Record<string, PropertySchema>, required: readonly string[] }
+const kinds: ObjectSchema[] = [sessionAuthSchema, machineAuthSchema]
 const typesOf = (property: PropertySchema): string[] => [property.type].flat()
 
 // GraphQL has no JSON scalar: the raw claims are REST-only, and so is has() (a function).
@@ -22,29 +23,44 @@ function describeField (field: GraphQLField<unknown, unknown>): { nullable: bool
   return { nullable, kind: SCALARS[getNamedType(inner).name] ?? (isObjectType(inner) ? 'object' : 'unknown') }
 }
 
-t.test('the GraphQL Me type has the fields, kinds and nullability of authObjectSchema', async (t) => {
+t.test('the GraphQL Me type has the fields of both kinds of caller, null where a kind lacks them', async (t) => {
   const me = buildSchema(sdl).getType('Me') as GraphQLObjectType
   const fields = me.getFields()
-  t.same(Object.keys(fields).sort(), Object.keys(properties).filter((name) => !REST_ONLY.has(name)).sort())
+  const names = new Set(kinds.flatMap((kind) => Object.keys(kind.properties)))
+  t.same(Object.keys(fields).sort(), [...names].filter((name) => !REST_ONLY.has(name)).sort())
   for (const [name, field] of Object.entries(fields)) {
-    const property = properties[name] as PropertySchema
+    const properties = kinds.map((kind) => kind.properties[name])
     const described = describeField(field)
-    const types = typesOf(property)
-    t.equal(described.nullable, !required.has(name) || types.includes('null'), `${name}: nullability`)
-    t.ok(types.includes(described.kind), `${name}: ${described.kind} in ${types.join('|')}`)
-    if (described.item !== undefined) t.equal(described.item, property.items?.type, `${name}: item type`)
+    // non-null only when every kind has it, always set and never null
+    const alwaysThere = kinds.every((kind) => kind.required.includes(name) && !typesOf(kind.properties[name] as PropertySchema).includes('null'))
+    t.equal(described.nullable, !alwaysThere, `${name}: nullability`)
+    for (const property of properties) {
+      if (property === undefined) continue
+      t.ok(typesOf(property).includes(described.kind), `${name}: ${described.kind} in ${typesOf(property).join('|')}`)
+      if (described.item !== undefined) t.equal(described.item, property.items?.type, `${name}: item type`)
+    }
   }
 })
 
-t.test('the auth object carries exactly the schema\'s fields, and /me answers them', async (t) => {
+t.test('each auth object carries exactly its schema\'s fields, and /me answers them', async (t) => {
   const issuer = await startIssuer(t)
   const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url })
-  const token = issuer.sign(issuer.claims({ o: { id: 'org_1', rol: 'admin', slg: 'acme', per: 'read', fpm: '1' }, fea: 'o:pings', fva: [1, -1], act: { sub: 'user_admin' } }))
-  const res = await app.inject({ url: '/me', headers: { authorization: `Bearer ${token}` } })
-  const auth = await app.clerkAuth.verifier.verify(token)
-  if (isRefusal(auth)) throw new Error(`refused: ${auth}`)
-  t.same(Object.keys(auth).sort(), Object.keys(properties).sort(), 'the auth object\'s own fields are the schema\'s')
-  t.same(Object.keys(res.json()).sort(), Object.keys(properties).sort(), '/me answers every field')
-  t.equal(res.json().orgRole, 'org:admin')
-  t.same(res.json().orgPermissions, ['org:pings:read'])
+  const session = issuer.sign(issuer.claims({ o: { id: 'org_1', rol: 'admin', slg: 'acme', per: 'read', fpm: '1' }, fea: 'o:pings', fva: [1, -1], act: { sub: 'user_admin' } }))
+  const m2m = issuer.sign(m2mClaims({ issuer: issuer.url, machineId: 'mch_caller', targets: ['mch_api'] }), { header: m2mHeader })
+  const oauth = issuer.sign(oauthClaims({ issuer: issuer.url, userId: 'user_1', clientId: 'client_1', scopes: ['pings:read'] }), { header: oauthHeader })
+  const cases: Array<[string, ObjectSchema, Record<string, unknown>]> = [
+    [session, sessionAuthSchema, { tokenType: 'session_token', orgRole: 'org:admin', orgPermissions: ['org:pings:read'] }],
+    [m2m, machineAuthSchema, { tokenType: 'm2m_token', subject: 'mch_caller', machineId: 'mch_caller', scopes: ['mch_api'], claims: { aud: ['mch_api'], scopes: 'mch_api' } }],
+    [oauth, machineAuthSchema, { tokenType: 'oauth_token', subject: 'user_1', userId: 'user_1', clientId: 'client_1', scopes: ['pings:read'] }]
+  ]
+  for (const [token, schema, expected] of cases) {
+    const auth = await app.clerkAuth.verifier.verify(token, ['session_token', 'm2m_token', 'oauth_token'])
+    if (isRefusal(auth)) throw new Error(`refused: ${auth}`)
+    const fields = Object.keys(auth).filter((name) => name !== 'has')
+    t.same(fields.filter((name) => !(name in schema.properties)), [], `${auth.tokenType}: no field outside the schema`)
+    t.same(schema.required.filter((name) => !fields.includes(name)), [], `${auth.tokenType}: every required field`)
+    const res = await app.inject({ url: '/me', headers: { authorization: `Bearer ${token}` } })
+    t.same(Object.keys(res.json()).sort(), fields.sort(), `${auth.tokenType}: /me answers every field`)
+    t.match(res.json(), expected)
+  }
 })

@@ -86,6 +86,28 @@ t.test('npm run token: the CLI mints a token the service accepts', async (t) => 
   t.match((badTtl as { stderr: string }).stderr, /--ttl/)
 })
 
+t.test('npm run token -- --m2m / --oauth: machine JWTs the machine route accepts', async (t) => {
+  const dir = tempDir(t)
+  const port = await freePort()
+  const env = { ...process.env, DEV_ISSUER_PORT: String(port), DEV_ISSUER_DIR: dir, CLERK_ISSUER_URL: '', CLERK_MACHINE_ID: 'mch_api' }
+  const mint = async (...args: string[]): Promise<string> => (await run(process.execPath, [MINT_CLI, ...args], { env, cwd: dir })).stdout.trim()
+  const m2m = await mint('--m2m')
+  const named = await mint('--m2m', '--sub', 'mch_reporter', '--ttl', '600')
+  const oauth = await mint('--oauth', '--sub', 'user_7', '--client-id', 'client_cli', '--scope', 'pings:read pings:write')
+  const app = await buildApp(t, { DEV_ISSUER_PORT: port, DEV_ISSUER_DIR: dir, CLERK_MACHINE_ID: 'mch_api' })
+  const get = async (url: string, token: string) => await app.inject({ url, headers: { authorization: `Bearer ${token}` } })
+  t.equal((await get('/machine-pings/7', m2m)).body, 'Machine Ping #7 for mch_devcaller!')
+  t.equal((await get('/machine-pings/7', named)).body, 'Machine Ping #7 for mch_reporter!')
+  t.equal((await get('/machine-pings/7', oauth)).body, 'Machine Ping #7 for user_7!')
+  t.match((await get('/me', named)).json(), { tokenType: 'm2m_token', scopes: ['mch_api'], claims: { aud: ['mch_api'] } }, 'made for CLERK_MACHINE_ID')
+  t.match((await get('/me', oauth)).json(), { tokenType: 'oauth_token', clientId: 'client_cli', scopes: ['pings:read', 'pings:write'] })
+  t.equal((await get('/rest-endpoints/7', m2m)).json().code, 'token_type_not_accepted')
+  const notMachine = await run(process.execPath, [MINT_CLI, '--m2m', '--sub', 'user_1'], { env, cwd: dir }).catch((err: { code: number, stderr: string }) => err)
+  t.match((notMachine as { stderr: string }).stderr, /--sub of an M2M token is the calling machine/)
+  const both = await run(process.execPath, [MINT_CLI, '--m2m', '--oauth'], { env, cwd: dir }).catch((err: { code: number, stderr: string }) => err)
+  t.match((both as { stderr: string }).stderr, /pick one/)
+})
+
 t.test('in production without CLERK_ISSUER_URL the service refuses to start', async (t) => {
   const dir = tempDir(t)
   await t.rejects(buildApp(t, { NODE_ENV: 'production', DEV_ISSUER_DIR: dir, DEV_ISSUER_PORT: 0 }), {

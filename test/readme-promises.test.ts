@@ -7,6 +7,7 @@ import { refusalTexts, type RefusalCode } from '../plugins/clerk-auth/index.js'
 import { fetchJson } from '../plugins/clerk-auth/jwks.js'
 import { createJwksKeyStore } from '../plugins/clerk-auth/key-store.js'
 import { applyAuthDirective, authDirectiveTypeDefs } from '../plugins/graphql/auth-directive.js'
+import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
 import { buildApp, forgeToken, publicPem, startIssuer, testKeys } from './helper.js'
 
 t.test('GraphQL: a typo in an @auth requirement fails at start-up, naming the field', async (t) => {
@@ -112,7 +113,9 @@ t.test('REST routes can require a role, a feature, a plan or a recent reverifica
 t.test('GraphQL answers every refusal code with its HTTP status and the code as reason', async (t) => {
   const issuer = await startIssuer(t)
   const [key, otherKey] = testKeys()
-  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, CLERK_AUTHORIZED_PARTIES: 'http://localhost:3000' })
+  const app = await buildApp(t, {
+    CLERK_ISSUER_URL: issuer.url, CLERK_AUTHORIZED_PARTIES: 'http://localhost:3000', CLERK_MACHINE_ID: 'mch_api', GRAPHQL_ACCEPTS_TOKEN: 'session_token,m2m_token'
+  })
   const nowS = Math.floor(Date.now() / 1000)
   const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
   const sign = (claims: Record<string, unknown>, header?: Record<string, unknown>): Record<string, string> =>
@@ -131,7 +134,8 @@ t.test('GraphQL answers every refusal code with its HTTP status and the code as 
     token_issuer_invalid: sign({ iss: 'https://other.clerk.accounts.dev' }),
     token_unauthorized_party: sign({ azp: 'https://evil.example' }),
     token_claims_invalid: sign({ sid: undefined }),
-    token_not_session: sign({}, { cat: 'cl_B7d4PD222AAA' }),
+    token_type_not_accepted: sign({}, { cat: 'cl_B7d4PD222AAA' }),
+    token_audience_invalid: bearer(issuer.sign(m2mClaims({ issuer: issuer.url, machineId: 'mch_caller', targets: ['mch_other'] }), { header: m2mHeader })),
     session_pending: sign({ sts: 'pending' })
   }
   t.same(Object.keys(cases).sort(), Object.keys(refusalTexts).filter((code) => code !== 'issuer_unavailable').sort(), 'every 401 code')

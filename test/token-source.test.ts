@@ -6,10 +6,10 @@ const noCookie = undefined
 const readCookie = (header: string): string | undefined => /__session=([^;]*)/.exec(header)?.[1]
 
 t.test('findToken', async (t) => {
-  t.same(findToken(`Bearer ${TOKEN}`, noCookie, readCookie), { token: TOKEN })
-  t.same(findToken(`bearer   ${TOKEN}  `, noCookie, readCookie), { token: TOKEN }, 'extra spaces are tolerated')
-  t.same(findToken(`Bearer\t${TOKEN}`, noCookie, readCookie), { token: TOKEN })
-  t.same(findToken(undefined, `__session=${TOKEN}`, readCookie), { token: TOKEN })
+  t.same(findToken(`Bearer ${TOKEN}`, noCookie, readCookie), { token: TOKEN, fromCookie: false })
+  t.same(findToken(`bearer   ${TOKEN}  `, noCookie, readCookie), { token: TOKEN, fromCookie: false }, 'extra spaces are tolerated')
+  t.same(findToken(`Bearer\t${TOKEN}`, noCookie, readCookie), { token: TOKEN, fromCookie: false })
+  t.same(findToken(undefined, `__session=${TOKEN}`, readCookie), { token: TOKEN, fromCookie: true })
   t.same(findToken(undefined, noCookie, readCookie), { refusal: 'token_missing' })
   t.same(findToken(undefined, 'theme=dark', readCookie), { refusal: 'token_missing' }, 'cookies without __session')
   t.same(findToken('Bearer', `__session=${TOKEN}`, readCookie), { refusal: 'token_missing' }, 'a header without a token does not fall back to the cookie')
@@ -21,7 +21,7 @@ t.test('findToken', async (t) => {
   for (const scheme of ['Digest', 'Basic1', 'Bearex', 'aearer', 'BEARE ']) {
     t.same(findToken(`${scheme} ${TOKEN}`, noCookie, readCookie), { refusal: 'token_scheme_invalid' }, `six letters and a blank: ${scheme}`)
   }
-  t.same(findToken('', `__session=${TOKEN}`, readCookie), { token: TOKEN }, 'an empty header is no header')
+  t.same(findToken('', `__session=${TOKEN}`, readCookie), { token: TOKEN, fromCookie: true }, 'an empty header is no header')
 })
 
 t.test('isWellFormed', async (t) => {

@@ -18,7 +18,7 @@ t.test('reusableUntil', async (t) => {
   // The same token always gets these, whatever the time and however the issuer fares.
   const lasting = [
     'token_malformed', 'token_header_invalid', 'token_algorithm_invalid', 'token_signature_invalid', 'token_expired',
-    'token_issuer_invalid', 'token_unauthorized_party', 'token_claims_invalid', 'token_not_session', 'session_pending'
+    'token_issuer_invalid', 'token_unauthorized_party', 'token_claims_invalid', 'token_audience_invalid', 'token_type_not_accepted', 'session_pending'
   ] as const
   for (const code of lasting) t.equal(reusableUntil(code, undefined, NOW), NOW + 60_000, `${code} is held for a minute`)
 })

@@ -13,7 +13,7 @@ t.test('createVerifier checks tokens and credentials without any framework', asy
 
   const token = issuer.sign()
   const first = await verifier.verify(token)
-  if (isRefusal(first)) throw new Error(`refused: ${first}`)
+  if (isRefusal(first) || first.tokenType !== 'session_token') throw new Error(`not a session: ${JSON.stringify(first)}`)
   t.equal(first.userId, 'user_123')
   t.equal(first.sessionId, 'sess_123')
   t.ok(verifier.isReady(), 'the first verification waited for the keys')

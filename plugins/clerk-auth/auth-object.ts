@@ -1,5 +1,7 @@
-// Claims of a verified Clerk session token -> the auth object Clerk users know from the frontend.
-// Pure functions; the rules are in shared/clerk/session-tokens.md and its test vectors.
+// Claims of a verified Clerk token -> the auth object Clerk users know from the frontend and Clerk's
+// SDK. Pure functions; the rules are in shared/clerk/session-tokens.md, machine-tokens.md §2.4 and their vectors.
+import { m2mScopes, oauthScopes } from './token-checks.js'
+import type { MachineTokenType } from './token-types.js'
 
 export type ReverificationLevel = 'first_factor' | 'second_factor' | 'multi_factor'
 export type ReverificationPreset = 'strict_mfa' | 'strict' | 'moderate' | 'lax'
@@ -11,9 +13,13 @@ export interface AuthRequirement {
   feature?: string
   plan?: string
   reverification?: ReverificationPreset | { level: ReverificationLevel, afterMinutes: number }
+  /** An OAuth scope (machine callers only: sessions have no scopes). */
+  scope?: string
 }
 
-export interface ClerkAuth {
+/** A signed-in user, from a session token. */
+export interface SessionAuth {
+  tokenType: 'session_token'
   userId: string
   sessionId: string
   /** `active`, or `pending` while the session still has a task to finish (refused unless allowed). */
@@ -29,6 +35,29 @@ export interface ClerkAuth {
   claims: Readonly<Record<string, unknown>>
   has: (requirement: AuthRequirement) => boolean
 }
+
+/**
+ * A machine caller, with the fields Clerk's SDK sets for its kind: every kind has id, subject and
+ * scopes; m2m_token adds claims and machineId; oauth_token adds userId and clientId. has() is always
+ * false: machines have no roles, permissions, features or plans.
+ */
+export interface MachineAuth {
+  tokenType: MachineTokenType
+  /** jti (mt_… or oat_…), or null when the token has none. */
+  id: string | null
+  subject: string
+  scopes: readonly string[]
+  claims?: Readonly<Record<string, unknown>> | null
+  machineId?: string
+  userId?: string | null
+  clientId?: string
+  orgId?: string | null
+  name?: string
+  has: (requirement: AuthRequirement) => boolean
+}
+
+/** Who is calling: request.auth on an authenticated route. */
+export type ClerkAuth = SessionAuth | MachineAuth
 
 const ORG_PREFIX = /^org:/
 
@@ -153,9 +182,14 @@ function hasScopedEntry (asked: string, entries: ScopedEntry[]): boolean {
 const withoutOrgPrefix = (value: string): string => value.replace(ORG_PREFIX, '')
 
 /** Each dimension asked of a requirement, judged on its own: fail closed. */
-export function unmetRequirements (auth: Omit<ClerkAuth, 'has'>, requirement: AuthRequirement): Array<keyof AuthRequirement> {
+export function unmetRequirements (auth: Omit<SessionAuth, 'has'> | Omit<MachineAuth, 'has'>, requirement: AuthRequirement): Array<keyof AuthRequirement> {
+  if (auth.tokenType !== 'session_token') {
+    // a machine meets a scope it was granted, and nothing else
+    const asked = (Object.keys(requirement) as Array<keyof AuthRequirement>).filter((name) => requirement[name] !== undefined)
+    return asked.filter((name) => name !== 'scope' || !auth.scopes.includes(requirement.scope as string))
+  }
   const unmet: Array<keyof AuthRequirement> = []
-  const { role, permission, feature, plan, reverification } = requirement
+  const { role, permission, feature, plan, reverification, scope } = requirement
   if (role !== undefined && (auth.orgId === undefined || typeof role !== 'string' || auth.orgRole === undefined ||
       withoutOrgPrefix(auth.orgRole) !== withoutOrgPrefix(role))) unmet.push('role')
   if (permission !== undefined && (auth.orgId === undefined || typeof permission !== 'string' ||
@@ -163,6 +197,7 @@ export function unmetRequirements (auth: Omit<ClerkAuth, 'has'>, requirement: Au
   if (feature !== undefined && (typeof feature !== 'string' || !hasScopedEntry(feature, scopedEntries(auth.claims.fea)))) unmet.push('feature')
   if (plan !== undefined && (typeof plan !== 'string' || !hasScopedEntry(plan, scopedEntries(auth.claims.pla)))) unmet.push('plan')
   if (reverification !== undefined && !meetsReverification(reverification, auth.factorVerificationAge)) unmet.push('reverification')
+  if (scope !== undefined) unmet.push('scope')
   return unmet
 }
 
@@ -177,7 +212,8 @@ function deepFreeze<T> (value: T): T {
 }
 
 /** The auth object; has() lives on the prototype, so building one per request allocates no closure. */
-class SessionAuth implements ClerkAuth {
+class SessionCaller implements SessionAuth {
+  readonly tokenType = 'session_token'
   readonly userId: string
   readonly sessionId: string
   readonly sessionStatus: string
@@ -213,6 +249,47 @@ class SessionAuth implements ClerkAuth {
 }
 
 /** Claims have passed checkClaims, so sub and sid are non-empty strings. */
-export function authFromClaims (claims: Record<string, unknown>): ClerkAuth {
-  return new SessionAuth(claims)
+export function authFromClaims (claims: Record<string, unknown>): SessionAuth {
+  return new SessionCaller(claims)
+}
+
+// Registered claims Clerk leaves out of an M2M token's claims (machine-tokens.md §2.2).
+const M2M_REGISTERED = new Set(['iss', 'sub', 'exp', 'nbf', 'iat', 'jti'])
+
+function m2mClaims (claims: Record<string, unknown>): Record<string, unknown> | null {
+  const kept = Object.fromEntries(Object.entries(claims).filter(([name]) => !M2M_REGISTERED.has(name)))
+  return Object.keys(kept).length === 0 ? null : kept
+}
+
+/** A machine caller; has() lives on the prototype, so the object is plain data (as /me serializes it). */
+class MachineCaller implements MachineAuth {
+  declare readonly tokenType: MachineTokenType
+  declare readonly id: string | null
+  declare readonly subject: string
+  declare readonly scopes: readonly string[]
+  declare readonly claims?: Readonly<Record<string, unknown>> | null
+  declare readonly machineId?: string
+  declare readonly userId?: string | null
+  declare readonly clientId?: string
+  declare readonly orgId?: string | null
+  declare readonly name?: string
+
+  constructor (fields: Omit<MachineAuth, 'has'>) {
+    Object.assign(this, fields)
+    deepFreeze(this)
+  }
+
+  has (): boolean {
+    return false
+  }
+}
+
+/** The auth object of a verified machine JWT, shaped per kind as Clerk's SDK shapes it (§2.4). */
+export function machineAuthFromClaims (type: 'm2m_token' | 'oauth_token', claims: Record<string, unknown>): MachineAuth {
+  const subject = claims.sub as string
+  const id = typeof claims.jti === 'string' ? claims.jti : null
+  const fields: Omit<MachineAuth, 'has'> = type === 'm2m_token'
+    ? { tokenType: type, id, subject, scopes: m2mScopes(claims), claims: m2mClaims(claims), machineId: subject }
+    : { tokenType: type, id, subject, scopes: oauthScopes(claims), userId: subject, clientId: claims.client_id as string }
+  return new MachineCaller(fields)
 }

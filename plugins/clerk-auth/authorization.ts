@@ -1,6 +1,6 @@
 import type { AuthRequirement } from './auth-object.js'
 
-const KEYS = new Set(['role', 'permission', 'feature', 'plan', 'reverification'])
+const KEYS = new Set(['role', 'permission', 'feature', 'plan', 'reverification', 'scope'])
 const PRESETS = new Set(['strict_mfa', 'strict', 'moderate', 'lax'])
 const LEVELS = new Set(['first_factor', 'second_factor', 'multi_factor'])
 
@@ -8,7 +8,7 @@ const LEVELS = new Set(['first_factor', 'second_factor', 'multi_factor'])
 export function requirementProblem (requirement: unknown): string | undefined {
   if (requirement === null || typeof requirement !== 'object' || Array.isArray(requirement)) return 'must be an object'
   const entries = Object.entries(requirement)
-  if (entries.length === 0) return 'must ask for at least one of role, permission, feature, plan, reverification'
+  if (entries.length === 0) return `must ask for at least one of ${[...KEYS].join(', ')}`
   for (const [key, value] of entries) {
     if (!KEYS.has(key)) return `has an unknown key "${key}"`
     if (key === 'reverification') {

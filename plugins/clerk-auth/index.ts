@@ -6,24 +6,26 @@ import { unmetRequirements, type AuthRequirement, type ClerkAuth } from './auth-
 import { forbiddenMessage, missingPart, requirementProblem } from './authorization.js'
 import type { ClerkAuthOptions } from './options.js'
 import { buildRefusalResponses, type RefusalCode, type RefusalResponse } from './refusals.js'
+import { acceptsTokenProblem, SESSIONS_ONLY, type TokenType } from './token-types.js'
 import { createVerifier, isRefusal, type Verdict, type Verifier, type VerifierStats } from './verifier.js'
 
-export { authObjectSchema } from './auth-object-schema.js'
-export type { AuthRequirement, ClerkAuth } from './auth-object.js'
+export { authObjectSchema, machineAuthSchema, sessionAuthSchema } from './auth-object-schema.js'
+export type { AuthRequirement, ClerkAuth, MachineAuth, SessionAuth } from './auth-object.js'
 export { forbiddenMessage, missingPart, requirementProblem } from './authorization.js'
 export { clerkAuthOptionsSchema, InvalidOptionError, type ClerkAuthOptions, type InvalidOption, type Logger } from './options.js'
 export { refusalTexts, type RefusalCode, type RefusalResponse } from './refusals.js'
+export { acceptsTokenProblem, SESSIONS_ONLY, TOKEN_TYPES, type TokenType } from './token-types.js'
 export { createVerifier, isRefusal, type Verdict, type Verifier, type VerifierStats } from './verifier.js'
 
 export interface ClerkAuthDecorator {
   /** The framework-free verifier behind the hooks. */
   verifier: Verifier
   /**
-   * Verifies the request's session token and sets request.auth; a string result is the refusal code
-   * (see isRefusal). Synchronous when the cache or a known key can answer, a promise only while an
-   * unknown key is looked up: `await` it either way.
+   * Verifies the request's token, of the kinds accepted (sessions only by default), and sets
+   * request.auth; a string result is the refusal code (see isRefusal). Synchronous when the cache or
+   * a known key can answer, a promise only while an unknown key is looked up: `await` it either way.
    */
-  authenticate: (request: FastifyRequest) => Verdict | Promise<Verdict>
+  authenticate: (request: FastifyRequest, accepts?: readonly TokenType[]) => Verdict | Promise<Verdict>
   /** Status, headers and body of the refusal for code (401, or 503 when the issuer cannot be reached). */
   refusalFor: (code: RefusalCode) => RefusalResponse
   /** Whether the issuer's keys are loaded. */
@@ -47,6 +49,8 @@ declare module 'fastify' {
     public?: boolean
     /** What an authenticated caller must have; otherwise 403 forbidden. */
     auth?: AuthRequirement
+    /** The kinds of token this route accepts, by Clerk's names; sessions only by default. */
+    acceptsToken?: TokenType[]
   }
 }
 
@@ -73,8 +77,8 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
   }
 
   /** The verdict on the request's token; sets request.auth when it is a caller. */
-  function authenticate (request: FastifyRequest): Verdict | Promise<Verdict> {
-    const verdict = verifier.verifyCredentials(request.headers.authorization, request.headers.cookie)
+  function authenticate (request: FastifyRequest, accepts: readonly TokenType[] = SESSIONS_ONLY): Verdict | Promise<Verdict> {
+    const verdict = verifier.verifyCredentials(request.headers.authorization, request.headers.cookie, accepts)
     return verdict instanceof Promise ? verdict.then((settled) => remember(request, settled)) : remember(request, verdict)
   }
 
@@ -104,13 +108,17 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     unmet: unmetRequirements
   })
 
-  // A route's requirement is checked once, when it is declared: a typo fails start-up, not a request.
+  // A route's declarations are checked once, when it is declared: a typo fails start-up, not a request.
   fastify.addHook('onRoute', (route) => {
     const { config } = route
-    if (config?.auth === undefined) return
-    const problem = requirementProblem(config.auth)
-    if (problem !== undefined) throw new Error(`Route ${route.method.toString()} ${route.url}: config.auth ${problem}`)
-    if (config.public === true) throw new Error(`Route ${route.method.toString()} ${route.url}: a public route cannot require config.auth`)
+    const refuse = (problem: string): never => { throw new Error(`Route ${route.method.toString()} ${route.url}: ${problem}`) }
+    const tokens = config?.acceptsToken === undefined ? undefined : acceptsTokenProblem(config.acceptsToken)
+    if (tokens !== undefined) refuse(`config.acceptsToken ${tokens}`)
+    const requirement = config?.auth === undefined ? undefined : requirementProblem(config.auth)
+    if (requirement !== undefined) refuse(`config.auth ${requirement}`)
+    if (config?.public === true && (config.auth !== undefined || config.acceptsToken !== undefined)) {
+      refuse('a public route cannot declare config.auth or config.acceptsToken')
+    }
   })
 
   /** Sends the refusal or the 403, or says the request may go on. */
@@ -135,7 +143,7 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
       done()
       return
     }
-    const verdict = authenticate(request)
+    const verdict = authenticate(request, config.acceptsToken)
     if (verdict instanceof Promise) {
       verdict.then((settled) => { if (admits(reply, settled, config.auth)) done() }, done)
     } else if (admits(reply, verdict, config.auth)) {

@@ -18,6 +18,7 @@ export const clerkAuthOptionsSchema = {
     authorizedParties: { type: 'array', items: { type: 'string' }, description: 'Allowed azp origins; when set, azp is required.' },
     clockSkewMs: milliseconds(0, 300_000, 5000),
     acceptPendingSessions: { type: 'boolean', default: false },
+    machineId: { type: 'string', pattern: '^mch_[A-Za-z0-9]+$', description: 'This service\'s machine id: M2M tokens must name it in aud or scopes.' },
     verificationCacheSize: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 },
     jwtKey: { type: 'string', description: 'Networkless mode: the instance PEM public key; no JWKS request is made.' },
     jwksTimeoutMs: milliseconds(1, 60_000, 5000),
@@ -52,9 +53,10 @@ export type ClerkAuthOptions = Omit<FromSchema<typeof clerkAuthOptionsSchema, { 
 }
 
 /** The options after validation: defaults applied, issuer normalised, the PEM parsed. */
-export interface ResolvedOptions extends Required<Omit<ClerkAuthOptions, 'authorizedParties' | 'jwtKey'>> {
+export interface ResolvedOptions extends Required<Omit<ClerkAuthOptions, 'authorizedParties' | 'jwtKey' | 'machineId'>> {
   authorizedParties: ReadonlySet<string> | undefined
   jwtKey: KeyObject | undefined
+  machineId: string | undefined
 }
 
 /** Every invalid option stops registration with this code, the option's name and what is wrong. */
@@ -143,6 +145,7 @@ export function resolveOptions (options: ClerkAuthOptions): ResolvedOptions {
     authorizedParties: valid.authorizedParties === undefined ? undefined : new Set(valid.authorizedParties),
     clockSkewMs: valid.clockSkewMs,
     acceptPendingSessions: valid.acceptPendingSessions,
+    machineId: valid.machineId,
     verificationCacheSize: valid.verificationCacheSize,
     jwtKey,
     jwksTimeoutMs: valid.jwksTimeoutMs,

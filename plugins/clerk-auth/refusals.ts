@@ -15,7 +15,8 @@ export type RefusalCode =
   | 'token_issuer_invalid'
   | 'token_unauthorized_party'
   | 'token_claims_invalid'
-  | 'token_not_session'
+  | 'token_type_not_accepted'
+  | 'token_audience_invalid'
   | 'session_pending'
   | 'issuer_unavailable'
 
@@ -27,13 +28,13 @@ interface RefusalText {
 
 export const refusalTexts: Record<RefusalCode, RefusalText> = {
   token_missing: {
-    message: 'No session token: send "Authorization: Bearer <token>" or the __session cookie.'
+    message: 'No token: send "Authorization: Bearer <token>" (a session token may also come in the __session cookie).'
   },
   token_scheme_invalid: {
     message: 'The Authorization header must use the Bearer scheme.'
   },
   token_malformed: {
-    message: 'The session token is not a well-formed JWT.',
+    message: 'The token is not a well-formed JWT.',
     description: 'malformed token'
   },
   token_header_invalid: {
@@ -53,19 +54,19 @@ export const refusalTexts: Record<RefusalCode, RefusalText> = {
     description: 'invalid signature'
   },
   token_expired: {
-    message: 'The session token has expired: fetch a fresh one (getToken()) and retry.',
+    message: 'The token has expired: fetch a fresh one (for a session, getToken()) and retry.',
     description: 'token expired'
   },
   token_not_yet_valid: {
-    message: 'The session token is not valid yet (nbf is in the future).',
+    message: 'The token is not valid yet (nbf is in the future).',
     description: 'token not yet valid'
   },
   token_issued_in_future: {
-    message: 'The session token was issued in the future (iat): check the clocks.',
+    message: 'The token was issued in the future (iat): check the clocks.',
     description: 'token issued in the future'
   },
   token_issuer_invalid: {
-    message: 'The session token was issued by another issuer.',
+    message: 'The token was issued by another issuer.',
     description: 'wrong issuer'
   },
   token_unauthorized_party: {
@@ -73,12 +74,16 @@ export const refusalTexts: Record<RefusalCode, RefusalText> = {
     description: 'unauthorized party'
   },
   token_claims_invalid: {
-    message: 'The session token lacks a required claim or has one of the wrong type or value (iss, sub, sid, exp, iat, nbf, sts, act).',
+    message: 'The token lacks a required claim or has one of the wrong type or value (sessions: iss, sub, sid, exp, iat, nbf, sts, act; machine tokens: iss, sub, exp, nbf, iat, jti, client_id, scope, scopes, aud).',
     description: 'invalid claims'
   },
-  token_not_session: {
-    message: 'Only session tokens are accepted here, not JWT-template, machine (M2M) or OAuth access tokens.',
-    description: 'not a session token'
+  token_type_not_accepted: {
+    message: 'This route does not accept this kind of token (session, M2M, OAuth access token, API key; JWT templates never).',
+    description: 'token type not accepted'
+  },
+  token_audience_invalid: {
+    message: 'The machine token was not issued for this service: its aud or scopes do not name this service\'s machine.',
+    description: 'token not issued for this service'
   },
   session_pending: {
     message: 'The session is pending: it still has a task to finish (for example choosing an organization).',

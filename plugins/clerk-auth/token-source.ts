@@ -5,7 +5,8 @@ const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/
 // Far above any Clerk token (about 1-2 KiB with custom claims); bounds the work spent on junk.
 export const MAX_TOKEN_LENGTH = 16 * 1024
 
-export type TokenLookup = { token: string, refusal?: undefined } | { token?: undefined, refusal: RefusalCode }
+/** fromCookie: the token came from the __session cookie, where only session tokens belong. */
+export type TokenLookup = { token: string, fromCookie: boolean, refusal?: undefined } | { token?: undefined, refusal: RefusalCode }
 
 const BEARER = 'bearer'
 
@@ -34,14 +35,15 @@ export function findToken (
 ): TokenLookup {
   let candidate: string | undefined
   // An empty header is no header, as in Clerk's SDK (Node trims header values, so blanks arrive empty).
-  if (authorization !== undefined && authorization !== '') {
+  const fromHeader = authorization !== undefined && authorization !== ''
+  if (fromHeader) {
     candidate = bearerCredentials(authorization)
     if (candidate === undefined) return { refusal: 'token_scheme_invalid' }
   } else if (cookieHeader !== undefined) {
     candidate = readSessionCookie(cookieHeader)
   }
   if (candidate === undefined || candidate === '') return { refusal: 'token_missing' }
-  return { token: candidate }
+  return { token: candidate, fromCookie: !fromHeader }
 }
 
 /** A compact JWT of sane size: three base64url segments. */

@@ -1,6 +1,7 @@
 import { LruMap } from 'toad-cache'
 import type { ClerkAuth } from './auth-object.js'
 import type { RefusalCode } from './refusals.js'
+import { SESSIONS_ONLY, type TokenType } from './token-types.js'
 
 export type Verdict = ClerkAuth | RefusalCode
 
@@ -15,7 +16,7 @@ export function isRefusal (verdict: Verdict): verdict is RefusalCode {
 const LASTING_REFUSALS = new Set<RefusalCode>([
   'token_malformed', 'token_header_invalid', 'token_algorithm_invalid', 'token_signature_invalid',
   'token_expired', 'token_issuer_invalid', 'token_unauthorized_party', 'token_claims_invalid',
-  'token_not_session', 'session_pending'
+  'token_audience_invalid', 'token_type_not_accepted', 'session_pending'
 ])
 const REFUSAL_TTL_MS = 60_000
 // Longer strings are abnormal for Clerk tokens; they are checked every time rather than held in memory.
@@ -37,13 +38,14 @@ function indexOf (token: string): string {
   return token.slice(-INDEX_LENGTH)
 }
 
-interface Entry { token: string, verdict: Verdict, until: number, keyGeneration: number }
+/** tokenType: the kind the token showed before its key was looked up, unknown for tokens refused before that. */
+interface Entry { token: string, verdict: Verdict, until: number, keyGeneration: number, tokenType: TokenType | undefined }
 
-function lookUp (entries: LruMap<Entry>, token: string, nowMs: number, keyGeneration: number): Verdict | undefined {
+function lookUp (entries: LruMap<Entry>, token: string, nowMs: number, keyGeneration: number): Entry | undefined {
   const index = indexOf(token)
   const entry = entries.get(index)
   if (entry === undefined || entry.token !== token) return undefined
-  if (nowMs < entry.until && entry.keyGeneration === keyGeneration) return entry.verdict
+  if (nowMs < entry.until && entry.keyGeneration === keyGeneration) return entry
   entries.delete(index)
   return undefined
 }
@@ -66,14 +68,19 @@ export class VerificationCache {
     return this.#accepted.size + this.#refused.size
   }
 
-  /** The verdict, if it is still valid now and no key was withdrawn since it was given. */
-  get (token: string, nowMs: number, keyGeneration: number): Verdict | undefined {
-    return lookUp(this.#accepted, token, nowMs, keyGeneration) ?? lookUp(this.#refused, token, nowMs, keyGeneration)
+  /**
+   * The verdict, if it is still valid now and no key was withdrawn since it was given; for a token
+   * of a kind not accepted here, token_type_not_accepted, as the full check would answer.
+   */
+  get (token: string, nowMs: number, keyGeneration: number, accepts: readonly TokenType[] = SESSIONS_ONLY): Verdict | undefined {
+    const entry = lookUp(this.#accepted, token, nowMs, keyGeneration) ?? lookUp(this.#refused, token, nowMs, keyGeneration)
+    if (entry === undefined) return undefined
+    return entry.tokenType === undefined || accepts.includes(entry.tokenType) ? entry.verdict : 'token_type_not_accepted'
   }
 
-  remember (token: string, verdict: Verdict, until: number | undefined, keyGeneration: number): void {
+  remember (token: string, verdict: Verdict, until: number | undefined, keyGeneration: number, tokenType?: TokenType): void {
     if (until === undefined || token.length > MAX_CACHED_TOKEN_LENGTH) return
     const entries = isRefusal(verdict) ? this.#refused : this.#accepted
-    entries.set(indexOf(token), { token, verdict, until, keyGeneration })
+    entries.set(indexOf(token), { token, verdict, until, keyGeneration, tokenType })
   }
 }

@@ -2,13 +2,14 @@
 // it. The Fastify adapter (index.ts) turns its verdicts into replies; a plain Node script can use it as is.
 import type { KeyObject } from 'node:crypto'
 import { parseCookie } from 'cookie'
-import { authFromClaims } from './auth-object.js'
+import { authFromClaims, machineAuthFromClaims } from './auth-object.js'
 import { createJwksKeyStore, createStaticKeyStore } from './key-store.js'
 import { decodeJwt, hasValidRs256Signature, type DecodedJwt } from './jwt.js'
 import { resolveOptions, type ClerkAuthOptions, type ResolvedOptions } from './options.js'
 import { RefusalError } from './refusals.js'
-import { checkClaims, checkHeader, type ClaimPolicy } from './token-checks.js'
+import { checkClaims, checkHeader, checkTypedHeader, type ClaimPolicy } from './token-checks.js'
 import { findToken } from './token-source.js'
+import { jwtTokenType, opaqueTokenType, SESSIONS_ONLY, type JwtTokenType, type TokenType } from './token-types.js'
 import { VerificationCache, isRefusal, reusableUntil, type Verdict } from './verification-cache.js'
 
 export { isRefusal, type Verdict } from './verification-cache.js'
@@ -26,15 +27,16 @@ export interface Verifier {
   /** The options after validation and defaults. */
   readonly options: Readonly<ResolvedOptions>
   /**
-   * The verdict on a session token: the caller, or a refusal code. Synchronous when the cache or a
-   * known key can answer; a promise only while an unknown key is looked up: `await` it either way.
+   * The verdict on a token of one of the accepted kinds (sessions only by default): the caller, or a
+   * refusal code. Synchronous when the cache or a known key can answer; a promise only while an
+   * unknown key is looked up: `await` it either way.
    */
-  verify: (token: string) => Verdict | Promise<Verdict>
+  verify: (token: string, accepts?: readonly TokenType[]) => Verdict | Promise<Verdict>
   /**
-   * The verdict on a request's credentials as a Clerk frontend sends them: the Authorization header
-   * (Bearer) or, without one, the __session cookie.
+   * The verdict on a request's credentials: the Authorization header (Bearer) or, without one and
+   * where sessions are accepted, the __session cookie (which never carries a machine token).
    */
-  verifyCredentials: (authorization: string | undefined, cookieHeader: string | undefined) => Verdict | Promise<Verdict>
+  verifyCredentials: (authorization: string | undefined, cookieHeader: string | undefined, accepts?: readonly TokenType[]) => Verdict | Promise<Verdict>
   /** Whether the issuer's keys are loaded and not too old. */
   isReady: () => boolean
   stats: () => VerifierStats
@@ -55,7 +57,8 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
     issuer: resolved.issuer,
     authorizedParties: resolved.authorizedParties,
     clockSkewMs: resolved.clockSkewMs,
-    acceptPendingSessions: resolved.acceptPendingSessions
+    acceptPendingSessions: resolved.acceptPendingSessions,
+    machineId: resolved.machineId
   }
   const keyStore = resolved.jwtKey !== undefined
     ? createStaticKeyStore(resolved.jwtKey)
@@ -72,8 +75,8 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
   let signatureChecks = 0
   let cacheHits = 0
 
-  function remember (token: string, verdict: Verdict, exp: unknown, nowMs: number, keyGeneration: number): Verdict {
-    cache.remember(token, verdict, reusableUntil(verdict, exp, nowMs), keyGeneration)
+  function remember (token: string, verdict: Verdict, exp: unknown, nowMs: number, keyGeneration: number, type?: TokenType): Verdict {
+    cache.remember(token, verdict, reusableUntil(verdict, exp, nowMs), keyGeneration, type)
     return verdict
   }
 
@@ -82,43 +85,53 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
    * token_signature_invalid whatever it claims, so refusals cannot be used to learn the issuer,
    * the allowed origins or the clock.
    */
-  function judge (token: string, jwt: DecodedJwt, key: KeyObject, nowMs: number, keyGeneration: number): Verdict {
+  function judge (token: string, jwt: DecodedJwt, type: JwtTokenType, key: KeyObject, nowMs: number, keyGeneration: number): Verdict {
     signatureChecks++
-    if (!hasValidRs256Signature(jwt, key)) return remember(token, 'token_signature_invalid', undefined, nowMs, keyGeneration)
-    const verdict = checkClaims(jwt.payload, policy, nowMs) ?? authFromClaims(jwt.payload)
-    return remember(token, verdict, jwt.payload.exp, nowMs, keyGeneration)
+    if (!hasValidRs256Signature(jwt, key)) return remember(token, 'token_signature_invalid', undefined, nowMs, keyGeneration, type)
+    const verdict = checkClaims(jwt.payload, policy, nowMs, type) ??
+      (type === 'session_token' ? authFromClaims(jwt.payload) : machineAuthFromClaims(type, jwt.payload))
+    return remember(token, verdict, jwt.payload.exp, nowMs, keyGeneration, type)
   }
 
   /**
    * The full check of a token not in the cache, and its caching: the header (no key, no RSA), then
    * the key, the signature and the claims. Synchronous whenever the key is known.
    */
-  function verifyUncached (token: string, nowMs: number, keyGeneration: number): Verdict | Promise<Verdict> {
+  function verifyUncached (token: string, accepts: readonly TokenType[], nowMs: number, keyGeneration: number): Verdict | Promise<Verdict> {
+    const opaque = opaqueTokenType(token)
+    // Opaque machine tokens are verified by Clerk's Backend API, which this version does not call.
+    if (opaque !== undefined) return accepts.includes(opaque) ? 'token_malformed' : 'token_type_not_accepted'
     const jwt = decodeJwt(token)
     if (jwt === undefined) return remember(token, 'token_malformed', undefined, nowMs, keyGeneration)
     const refusal = checkHeader(jwt.header)
     if (refusal !== undefined) return remember(token, refusal, undefined, nowMs, keyGeneration)
+    const type = jwtTokenType(jwt.header, jwt.payload)
+    // JWT templates are accepted nowhere; other kinds where the route says, before any key or network.
+    if (type === 'template') return remember(token, 'token_type_not_accepted', undefined, nowMs, keyGeneration)
+    if (!accepts.includes(type)) return 'token_type_not_accepted'
+    const typed = checkTypedHeader(type, jwt.header)
+    if (typed !== undefined) return remember(token, typed, undefined, nowMs, keyGeneration, type)
     const key = keyStore.getKey(jwt.header.kid as string)
-    if (!(key instanceof Promise)) return judge(token, jwt, key, nowMs, keyGeneration)
+    if (!(key instanceof Promise)) return judge(token, jwt, type, key, nowMs, keyGeneration)
     return key.then((found) => {
       // The wait may have been long: the claims are judged at the time it ended, against the key set it brought.
       const later = now()
       const generation = keyStore.generation()
       // Requests that waited on the same lookup with the same token: the first one verifies.
-      return cache.get(token, later, generation) ?? judge(token, jwt, found, later, generation)
+      return cache.get(token, later, generation, accepts) ?? judge(token, jwt, type, found, later, generation)
     }, (err: unknown) => {
       if (err instanceof RefusalError) return err.code
       throw err
     })
   }
 
-  function verify (token: string): Verdict | Promise<Verdict> {
+  function verify (token: string, accepts: readonly TokenType[] = SESSIONS_ONLY): Verdict | Promise<Verdict> {
     const nowMs = now()
     const keyGeneration = keyStore.generation()
-    const cached = cache.get(token, nowMs, keyGeneration)
+    const cached = cache.get(token, nowMs, keyGeneration, accepts)
     // A caller verified against keys that have since gone stale is checked again (and gets 503 while
     // the issuer is unreachable); refusals stand whatever the keys' age.
-    if (cached === undefined || (!isRefusal(cached) && !keyStore.isFreshAt(nowMs))) return verifyUncached(token, nowMs, keyGeneration)
+    if (cached === undefined || (!isRefusal(cached) && !keyStore.isFreshAt(nowMs))) return verifyUncached(token, accepts, nowMs, keyGeneration)
     cacheHits++
     return cached
   }
@@ -126,9 +139,11 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
   return {
     options: resolved,
     verify,
-    verifyCredentials (authorization, cookieHeader) {
-      const found = findToken(authorization, cookieHeader, readSessionCookie)
-      return found.refusal !== undefined ? found.refusal : verify(found.token)
+    verifyCredentials (authorization, cookieHeader, accepts = SESSIONS_ONLY) {
+      const sessions = accepts.includes('session_token')
+      const found = findToken(authorization, sessions ? cookieHeader : undefined, readSessionCookie)
+      if (found.refusal !== undefined) return found.refusal
+      return verify(found.token, found.fromCookie ? SESSIONS_ONLY : accepts)
     },
     isReady: () => keyStore.isFreshAt(now()),
     stats: () => ({ signatureChecks, cacheHits, cachedVerdicts: cache.size }),

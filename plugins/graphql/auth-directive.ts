@@ -4,7 +4,7 @@ import { forbiddenMessage, missingPart, requirementProblem, type AuthRequirement
 
 export const authDirectiveTypeDefs = /* GraphQL */ `
   "What the caller must have to read this field; otherwise the field is null with a FORBIDDEN error."
-  directive @auth(role: String, permission: String, feature: String, plan: String, reverification: String) on FIELD_DEFINITION
+  directive @auth(role: String, permission: String, feature: String, plan: String, reverification: String, scope: String) on FIELD_DEFINITION
 `
 
 /** Wraps every field marked @auth(...) so that it resolves only for callers meeting the requirement. */

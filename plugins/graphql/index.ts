@@ -6,6 +6,7 @@ import { isRefusal, makeRoutesPublic, refusalTexts, type RefusalCode } from '../
 import { applyAuthDirective } from './auth-directive.js'
 import { isIntrospectionOnly } from './introspection.js'
 import { queryLimits, queryProblem, type QueryProblem } from './query-limits.js'
+import { graphqlAcceptsToken } from '../../src/settings.js'
 import { resolvers, schema } from './schema.js'
 
 /** A refused operation: expected traffic, so it is answered without logging a stack trace. */
@@ -69,11 +70,12 @@ async function graphql (fastify: FastifyInstance): Promise<void> {
   })
 
   const publicIntrospection = fastify.config.GRAPHQL_PUBLIC_INTROSPECTION
+  const accepts = graphqlAcceptsToken(fastify.config)
 
   fastify.graphql.addHook('preExecution', async (_schema, document, context) => {
     const { reply } = context
     // Authenticated callers (the common case) need no walk of the document for introspection.
-    const result = await fastify.clerkAuth.authenticate(reply.request)
+    const result = await fastify.clerkAuth.authenticate(reply.request, accepts)
     if (!isRefusal(result) || (publicIntrospection && isIntrospectionOnly(document))) return
     const refusal = fastify.clerkAuth.refusalFor(result)
     reply.headers(refusal.headers)

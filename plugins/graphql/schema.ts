@@ -1,5 +1,5 @@
 import type { IResolvers, MercuriusContext } from 'mercurius'
-import type { ClerkAuth } from '../clerk-auth/index.js'
+import type { SessionAuth } from '../clerk-auth/index.js'
 import { authDirectiveTypeDefs } from './auth-directive.js'
 
 export const schema = /* GraphQL */ `
@@ -19,11 +19,13 @@ export const schema = /* GraphQL */ `
     sub: String!
   }
 
-  "The caller, as their Clerk session token says."
+  "The caller, as their Clerk token says: a session (tokenType session_token) or a machine (m2m_token, oauth_token, api_key)."
   type Me {
-    userId: String!
-    sessionId: String!
-    sessionStatus: String!
+    tokenType: String!
+    "Sessions: sub. OAuth: the user. API keys: the owner, when a user."
+    userId: String
+    sessionId: String
+    sessionStatus: String
     actor: Actor
     orgId: String
     orgRole: String
@@ -31,6 +33,15 @@ export const schema = /* GraphQL */ `
     orgPermissions: [String!]
     "[minutes since first factor, minutes since second factor], -1 when not enrolled"
     factorVerificationAge: [Int!]
+    "Machines: the token id (jti)."
+    id: String
+    "Machines: the machine (mch_…) or user (user_…) the token speaks for."
+    subject: String
+    "Machines: M2M target machines or OAuth scopes."
+    scopes: [String!]
+    machineId: String
+    clientId: String
+    name: String
   }
 `
 
@@ -38,8 +49,8 @@ export const resolvers: IResolvers = {
   Query: {
     pingOne: (_root: unknown, { id }: { id: string }) => `GraphQL Ping #${id}!`,
     orgPing: (_root: unknown, { id }: { id: string }, context: MercuriusContext) => {
-      // @auth(permission) admits members of an organization only
-      const { orgSlug, orgId } = context.reply.request.auth as ClerkAuth
+      // sessions only (the endpoint's default), and @auth(permission) admits members of an organization only
+      const { orgSlug, orgId } = context.reply.request.auth as SessionAuth
       return `Org Ping #${id} for ${orgSlug ?? orgId as string}!`
     },
     // Operations other than introspection run only once authenticated (preExecution).

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import type { SessionAuth } from '../../plugins/clerk-auth/index.js'
 import { idParamsSchema, type IdParams } from '../../src/schemas.js'
 
 export default async function orgPings (fastify: FastifyInstance): Promise<void> {
@@ -6,5 +7,9 @@ export default async function orgPings (fastify: FastifyInstance): Promise<void>
   fastify.get<{ Params: IdParams }>('/:id', {
     config: { auth: { permission: 'org:pings:read' } },
     schema: { params: idParamsSchema, response: { 200: { type: 'string' } } }
-  }, async (request) => `Org Ping #${request.params.id} for ${request.auth?.orgSlug ?? request.auth?.orgId ?? ''}!`)
+  }, async (request) => {
+    // a session (the default acceptsToken) with the permission, so a member of an organization
+    const { orgSlug, orgId } = request.auth as SessionAuth
+    return `Org Ping #${request.params.id} for ${orgSlug ?? orgId as string}!`
+  })
 }

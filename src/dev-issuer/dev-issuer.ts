@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { m2mClaims, m2mHeader, oauthClaims, oauthHeader, type M2mClaimsInput, type OAuthClaimsInput } from './machine-claims.js'
 import { sessionClaims, type SessionClaimsInput } from './session-claims.js'
 import { signJwt } from './sign-jwt.js'
 import type { SigningKey } from './signing-key.js'
@@ -21,6 +22,14 @@ export function devIssuerUrl (port: number): string {
 
 export function mintDevToken (key: SigningKey, issuer: string, input: MintInput): string {
   return signJwt({ kid: key.publicJwk.kid }, sessionClaims({ ...input, issuer }), key.privateKey)
+}
+
+export function mintDevM2mToken (key: SigningKey, issuer: string, input: Omit<M2mClaimsInput, 'issuer'>): string {
+  return signJwt({ kid: key.publicJwk.kid, ...m2mHeader }, m2mClaims({ ...input, issuer }), key.privateKey)
+}
+
+export function mintDevOAuthToken (key: SigningKey, issuer: string, input: Omit<OAuthClaimsInput, 'issuer'>): string {
+  return signJwt({ kid: key.publicJwk.kid, ...oauthHeader }, oauthClaims({ ...input, issuer }), key.privateKey)
 }
 
 /** Serves the key's JWKS on loopback, exactly where a Clerk instance serves its own. */
