@@ -35,6 +35,8 @@ export const settingsSchema = {
     CLERK_JWT_KEY: { type: 'string' },
     CLERK_ACCEPT_PENDING_SESSIONS: option.acceptPendingSessions,
     CLERK_VERIFICATION_CACHE_SIZE: option.verificationCacheSize,
+    // Empty means unset: only the plain __session cookie is read.
+    CLERK_PUBLISHABLE_KEY: { type: 'string' },
     // Empty means unset: M2M tokens of the instance are accepted whichever machines they name.
     CLERK_MACHINE_ID: { type: 'string' },
     // The kinds of token /graphql accepts, by Clerk's names (REST routes declare their own).
@@ -68,7 +70,8 @@ const settingOfOption: Partial<Record<keyof ClerkAuthOptions, keyof Settings>> =
   issuer: 'CLERK_ISSUER_URL',
   authorizedParties: 'CLERK_AUTHORIZED_PARTIES',
   jwtKey: 'CLERK_JWT_KEY',
-  machineId: 'CLERK_MACHINE_ID'
+  machineId: 'CLERK_MACHINE_ID',
+  publishableKey: 'CLERK_PUBLISHABLE_KEY'
 }
 
 const hints: Partial<Record<keyof Settings, string>> = {
@@ -76,6 +79,7 @@ const hints: Partial<Record<keyof Settings, string>> = {
     'must be your Clerk Frontend API URL, e.g. https://your-app.clerk.accounts.dev (plain http only for a loopback host)',
   CLERK_AUTHORIZED_PARTIES: 'must be a comma-separated list of origins, e.g. https://app.example.com,http://localhost:3000',
   CLERK_ACCEPT_PENDING_SESSIONS: 'must be true or false',
+  CLERK_PUBLISHABLE_KEY: 'must be your instance\'s publishable key, pk_live_… or pk_test_… (Dashboard > API keys)',
   CLERK_MACHINE_ID: 'must be this service\'s Clerk machine id, e.g. mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk (Dashboard > Machines)',
   LOG_REQUESTS: 'must be true or false',
   GRAPHQL_PUBLIC_INTROSPECTION: 'must be true or false',
@@ -181,7 +185,8 @@ export function clerkAuthOptions (settings: Settings, devIssuerUrl: string | und
     issuer: configuredIssuer(settings) ?? devIssuerUrl ?? '',
     authorizedParties: parseAuthorizedParties(settings.CLERK_AUTHORIZED_PARTIES),
     jwtKey: configuredJwtKey(settings),
-    machineId: settings.CLERK_MACHINE_ID === '' ? undefined : settings.CLERK_MACHINE_ID
+    machineId: settings.CLERK_MACHINE_ID === '' ? undefined : settings.CLERK_MACHINE_ID,
+    publishableKey: settings.CLERK_PUBLISHABLE_KEY === '' ? undefined : settings.CLERK_PUBLISHABLE_KEY
   }
 }
 

@@ -5,6 +5,7 @@ import { Ajv, type ErrorObject } from 'ajv'
 import type { KeyObject } from 'node:crypto'
 import type { FromSchema } from 'json-schema-to-ts'
 import { parsePemPublicKey } from './jwks.js'
+import { parsePublishableKey } from './session-cookie.js'
 
 const milliseconds = (minimum: number, maximum: number, fallback: number) =>
   ({ type: 'integer', minimum, maximum, default: fallback }) as const
@@ -18,6 +19,7 @@ export const clerkAuthOptionsSchema = {
     authorizedParties: { type: 'array', items: { type: 'string' }, description: 'Allowed azp origins; when set, azp is required.' },
     clockSkewMs: milliseconds(0, 300_000, 5000),
     acceptPendingSessions: { type: 'boolean', default: false },
+    publishableKey: { type: 'string', description: 'With several Clerk apps on one domain: picks __session or __session_<suffix> as Clerk\'s SDK does.' },
     machineId: { type: 'string', pattern: '^mch_[A-Za-z0-9]+$', description: 'This service\'s machine id: M2M tokens must name it in aud or scopes.' },
     verificationCacheSize: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 },
     jwtKey: { type: 'string', description: 'Networkless mode: the instance PEM public key; no JWKS request is made.' },
@@ -53,10 +55,11 @@ export type ClerkAuthOptions = Omit<FromSchema<typeof clerkAuthOptionsSchema, { 
 }
 
 /** The options after validation: defaults applied, issuer normalised, the PEM parsed. */
-export interface ResolvedOptions extends Required<Omit<ClerkAuthOptions, 'authorizedParties' | 'jwtKey' | 'machineId'>> {
+export interface ResolvedOptions extends Required<Omit<ClerkAuthOptions, 'authorizedParties' | 'jwtKey' | 'machineId' | 'publishableKey'>> {
   authorizedParties: ReadonlySet<string> | undefined
   jwtKey: KeyObject | undefined
   machineId: string | undefined
+  publishableKey: string | undefined
 }
 
 /** Every invalid option stops registration with this code, the option's name and what is wrong. */
@@ -135,17 +138,24 @@ export function resolveOptions (options: ClerkAuthOptions): ResolvedOptions {
   if (valid.jwksMaxStaleMs < valid.jwksRefreshIntervalMs) {
     throw invalidOption('jwksMaxStaleMs', `must be at least jwksRefreshIntervalMs (${valid.jwksRefreshIntervalMs} ms)`)
   }
+  const issuer = normalizeIssuer(valid.issuer)
+  if (valid.publishableKey !== undefined) {
+    const key = parsePublishableKey(valid.publishableKey)
+    if (key === undefined) throw invalidOption('publishableKey', 'must be a Clerk publishable key, pk_live_… or pk_test_…')
+    if (key.frontendApi !== issuer.replace(/^https?:\/\//, '')) throw invalidOption('publishableKey', 'must belong to the issuer\'s instance: it names another Frontend API')
+  }
   let jwtKey: KeyObject | undefined
   if (valid.jwtKey !== undefined) {
     jwtKey = parsePemPublicKey(valid.jwtKey)
     if (jwtKey === undefined) throw invalidOption('jwtKey', 'must be an RSA public key (2048 to 8192 bits) in PEM form')
   }
   return {
-    issuer: normalizeIssuer(valid.issuer),
+    issuer,
     authorizedParties: valid.authorizedParties === undefined ? undefined : new Set(valid.authorizedParties),
     clockSkewMs: valid.clockSkewMs,
     acceptPendingSessions: valid.acceptPendingSessions,
     machineId: valid.machineId,
+    publishableKey: valid.publishableKey,
     verificationCacheSize: valid.verificationCacheSize,
     jwtKey,
     jwksTimeoutMs: valid.jwksTimeoutMs,

@@ -1,13 +1,13 @@
 // The framework-free verifier: the key store, the verdict cache and the checks, with no Fastify in
 // it. The Fastify adapter (index.ts) turns its verdicts into replies; a plain Node script can use it as is.
 import type { KeyObject } from 'node:crypto'
-import { parseCookie } from 'cookie'
 import { authFromClaims, machineAuthFromClaims } from './auth-object.js'
 import { createJwksKeyStore, createStaticKeyStore } from './key-store.js'
 import { decodeJwt, hasValidRs256Signature, type DecodedJwt } from './jwt.js'
 import { resolveOptions, type ClerkAuthOptions, type ResolvedOptions } from './options.js'
 import { RefusalError } from './refusals.js'
 import { checkClaims, checkHeader, checkTypedHeader, type ClaimPolicy } from './token-checks.js'
+import { createSessionCookieReader, parsePublishableKey, readPlainSessionCookie } from './session-cookie.js'
 import { findToken } from './token-source.js'
 import { jwtTokenType, opaqueTokenType, SESSIONS_ONLY, type JwtTokenType, type TokenType } from './token-types.js'
 import { VerificationCache, isRefusal, reusableUntil, type Verdict } from './verification-cache.js'
@@ -44,11 +44,6 @@ export interface Verifier {
   close: () => void
 }
 
-// Parsed only when there is no Authorization header.
-function readSessionCookie (header: string): string | undefined {
-  return parseCookie(header).__session
-}
-
 /** A verifier for one Clerk instance; throws FST_CLERK_AUTH_INVALID_OPTION on a bad option. */
 export function createVerifier (options: ClerkAuthOptions): Verifier {
   const resolved = resolveOptions(options)
@@ -72,6 +67,11 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
       now
     })
   const cache = new VerificationCache(resolved.verificationCacheSize)
+  // Read only when there is no Authorization header.
+  const publishableKey = resolved.publishableKey === undefined ? undefined : parsePublishableKey(resolved.publishableKey)
+  const readSessionCookie = publishableKey === undefined
+    ? readPlainSessionCookie
+    : createSessionCookieReader(resolved.publishableKey as string, publishableKey, now)
   let signatureChecks = 0
   let cacheHits = 0
 
