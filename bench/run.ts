@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { mintDevOpaqueToken } from '../src/dev-issuer/backend-api.js'
 import { mintDevM2mToken, startDevIssuer } from '../src/dev-issuer/dev-issuer.js'
 import { signJwt } from '../src/dev-issuer/sign-jwt.js'
 import { generateSigningKey } from '../src/dev-issuer/signing-key.js'
@@ -138,10 +139,12 @@ const expiredTokensFile = join(tmpdir(), `bench-expired-tokens-${process.pid}.tx
 writeFileSync(expiredTokensFile, Array.from({ length: DISTINCT_TOKENS }, (_, i) => mint(`sess_bench_expired_${i}`, -3600)).join('\n'))
 // A backend job's M2M JWT, on the machine route (the same cached path as a session token).
 const m2mToken = mintDevM2mToken(key, issuer.url, { machineId: 'mch_bench' })
+// An API key, verified once by the issuer's Backend API, then from the cache.
+const apiKey = mintDevOpaqueToken(key.privateKey, { type: 'api_key', subject: 'user_bench', scopes: [], claims: null, expiration: null, revoked: false })
 const otherKey = generateSigningKey()
 const badToken = signJwt({ kid: key.publicJwk.kid }, claimsFor('sess_forged'), otherKey.privateKey)
 
-const serviceEnv = { CLERK_ISSUER_URL: issuer.url, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', CLERK_VERIFICATION_CACHE_SIZE: CACHE_SIZE }
+const serviceEnv = { CLERK_ISSUER_URL: issuer.url, CLERK_SECRET_KEY: issuer.secretKey, CLERK_API_URL: issuer.url, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', CLERK_VERIFICATION_CACHE_SIZE: CACHE_SIZE }
 const service = await startServer('service', join(root, 'dist/src/server.js'), serviceEnv, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
 const ceiling = await startServer('ceiling', join(import.meta.dirname, 'bare-server.js'), {}, /listening (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
 // For the distinct-token scenario: the ceiling plus one RSA-2048 verification per request.
@@ -158,6 +161,7 @@ const distinctSpec: Scenario['spec'] = { method: 'GET', path: '/rest-endpoints/1
 const scenarios: Scenario[] = [
   { name: 'REST, one token', expect: 200, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: { authorization: `Bearer ${oneToken}` } } },
   { name: 'REST, one M2M JWT', expect: 200, machine: true, spec: { method: 'GET', path: '/machine-pings/12345', headers: { authorization: `Bearer ${m2mToken}` } } },
+  { name: 'REST, one API key (cached)', expect: 200, machine: true, spec: { method: 'GET', path: '/machine-pings/12345', headers: { authorization: `Bearer ${apiKey}` } } },
   // Every request takes the next of 2,000 tokens (see load.ts): with a 1,000-entry cache, none is a hit.
   { name: `REST, ${DISTINCT_TOKENS} distinct tokens`, expect: 200, withRsaLimit: true, spec: distinctSpec },
   { name: `REST, ${DISTINCT_TOKENS} expired tokens (401)`, expect: 401, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: {}, tokensFile: expiredTokensFile } },

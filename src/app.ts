@@ -61,7 +61,7 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
   await fastify.register(devIssuer)
   try {
     // The reusable plugin takes options only: the settings are mapped to them here.
-    await fastify.register(clerkAuth, { ...clerkAuthOptions(fastify.config, fastify.devIssuer?.url), now: opts.now })
+    await fastify.register(clerkAuth, { ...clerkAuthOptions(fastify.config, fastify.devIssuer), now: opts.now })
   } catch (err) {
     throw settingErrorFromOption(err as Error)
   }

@@ -13,7 +13,7 @@ export const settingsSchema = {
   required: [
     'NODE_ENV', 'PORT', 'HOST', 'LOG_LEVEL', 'CLERK_CLOCK_SKEW_MS', 'CLERK_JWKS_TIMEOUT_MS', 'CLERK_JWKS_REFRESH_INTERVAL_MS',
     'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS', 'CLERK_JWKS_MAX_STALE_MS', 'CLERK_ACCEPT_PENDING_SESSIONS',
-    'CLERK_VERIFICATION_CACHE_SIZE', 'GRAPHQL_ACCEPTS_TOKEN', 'GRAPHQL_PUBLIC_INTROSPECTION', 'LOG_REQUESTS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
+    'CLERK_VERIFICATION_CACHE_SIZE', 'CLERK_API_TIMEOUT_MS', 'CLERK_API_MAX_CALLS_PER_SECOND', 'CLERK_MACHINE_TOKEN_CACHE_MS', 'GRAPHQL_ACCEPTS_TOKEN', 'GRAPHQL_PUBLIC_INTROSPECTION', 'LOG_REQUESTS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
   ],
   properties: {
     NODE_ENV: { type: 'string', default: 'development' },
@@ -37,6 +37,14 @@ export const settingsSchema = {
     CLERK_VERIFICATION_CACHE_SIZE: option.verificationCacheSize,
     // Empty means unset: only the plain __session cookie is read.
     CLERK_PUBLISHABLE_KEY: { type: 'string' },
+    // Opaque machine tokens and API keys: verified by Clerk's Backend API with the secret key.
+    // Empty means unset (the development issuer stands in without CLERK_ISSUER_URL).
+    CLERK_SECRET_KEY: { type: 'string' },
+    CLERK_MACHINE_SECRET_KEY: { type: 'string' },
+    CLERK_API_URL: { type: 'string' },
+    CLERK_API_TIMEOUT_MS: option.apiTimeoutMs,
+    CLERK_API_MAX_CALLS_PER_SECOND: option.apiMaxCallsPerSecond,
+    CLERK_MACHINE_TOKEN_CACHE_MS: option.machineTokenCacheMs,
     // Empty means unset: M2M tokens of the instance are accepted whichever machines they name.
     CLERK_MACHINE_ID: { type: 'string' },
     // The kinds of token /graphql accepts, by Clerk's names (REST routes declare their own).
@@ -60,7 +68,10 @@ const settingOfPlainOption = {
   jwksTimeoutMs: 'CLERK_JWKS_TIMEOUT_MS',
   jwksRefreshIntervalMs: 'CLERK_JWKS_REFRESH_INTERVAL_MS',
   jwksUnknownKidCooldownMs: 'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS',
-  jwksMaxStaleMs: 'CLERK_JWKS_MAX_STALE_MS'
+  jwksMaxStaleMs: 'CLERK_JWKS_MAX_STALE_MS',
+  apiTimeoutMs: 'CLERK_API_TIMEOUT_MS',
+  apiMaxCallsPerSecond: 'CLERK_API_MAX_CALLS_PER_SECOND',
+  machineTokenCacheMs: 'CLERK_MACHINE_TOKEN_CACHE_MS'
 } as const satisfies Partial<Record<keyof ClerkAuthOptions, keyof Settings>>
 type PlainOption = keyof typeof settingOfPlainOption
 
@@ -71,7 +82,10 @@ const settingOfOption: Partial<Record<keyof ClerkAuthOptions, keyof Settings>> =
   authorizedParties: 'CLERK_AUTHORIZED_PARTIES',
   jwtKey: 'CLERK_JWT_KEY',
   machineId: 'CLERK_MACHINE_ID',
-  publishableKey: 'CLERK_PUBLISHABLE_KEY'
+  publishableKey: 'CLERK_PUBLISHABLE_KEY',
+  secretKey: 'CLERK_SECRET_KEY',
+  machineSecretKey: 'CLERK_MACHINE_SECRET_KEY',
+  apiUrl: 'CLERK_API_URL'
 }
 
 const hints: Partial<Record<keyof Settings, string>> = {
@@ -79,6 +93,9 @@ const hints: Partial<Record<keyof Settings, string>> = {
     'must be your Clerk Frontend API URL, e.g. https://your-app.clerk.accounts.dev (plain http only for a loopback host)',
   CLERK_AUTHORIZED_PARTIES: 'must be a comma-separated list of origins, e.g. https://app.example.com,http://localhost:3000',
   CLERK_ACCEPT_PENDING_SESSIONS: 'must be true or false',
+  CLERK_SECRET_KEY: 'must be your instance\'s secret key, sk_live_… or sk_test_… (Dashboard > API keys)',
+  CLERK_MACHINE_SECRET_KEY: 'must be a machine\'s secret key, ak_… (Dashboard > Machines)',
+  CLERK_API_URL: 'must be Clerk\'s Backend API URL, https://api.clerk.com (plain http only for a loopback host)',
   CLERK_PUBLISHABLE_KEY: 'must be your instance\'s publishable key, pk_live_… or pk_test_… (Dashboard > API keys)',
   CLERK_MACHINE_ID: 'must be this service\'s Clerk machine id, e.g. mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk (Dashboard > Machines)',
   LOG_REQUESTS: 'must be true or false',
@@ -177,16 +194,22 @@ export function checkSettings (settings: Settings): void {
   }
 }
 
-/** The clerk-auth options for these settings; devIssuerUrl stands in when CLERK_ISSUER_URL is unset. */
-export function clerkAuthOptions (settings: Settings, devIssuerUrl: string | undefined): ClerkAuthOptions {
+const unlessEmpty = (value: string | undefined): string | undefined => value === '' ? undefined : value
+
+/** The clerk-auth options for these settings; the development issuer stands in when CLERK_ISSUER_URL is unset. */
+export function clerkAuthOptions (settings: Settings, devIssuer: { url: string, secretKey: string } | null | undefined): ClerkAuthOptions {
+  const devIssuerUrl = devIssuer?.url
   const plain = Object.fromEntries(Object.entries(settingOfPlainOption).map(([option, setting]) => [option, settings[setting]]))
   return {
     ...plain as Pick<ClerkAuthOptions, PlainOption>,
     issuer: configuredIssuer(settings) ?? devIssuerUrl ?? '',
     authorizedParties: parseAuthorizedParties(settings.CLERK_AUTHORIZED_PARTIES),
     jwtKey: configuredJwtKey(settings),
-    machineId: settings.CLERK_MACHINE_ID === '' ? undefined : settings.CLERK_MACHINE_ID,
-    publishableKey: settings.CLERK_PUBLISHABLE_KEY === '' ? undefined : settings.CLERK_PUBLISHABLE_KEY
+    machineId: unlessEmpty(settings.CLERK_MACHINE_ID),
+    publishableKey: unlessEmpty(settings.CLERK_PUBLISHABLE_KEY),
+    secretKey: unlessEmpty(settings.CLERK_SECRET_KEY) ?? devIssuer?.secretKey,
+    machineSecretKey: unlessEmpty(settings.CLERK_MACHINE_SECRET_KEY),
+    apiUrl: unlessEmpty(settings.CLERK_API_URL) ?? devIssuerUrl
   }
 }
 

@@ -106,7 +106,11 @@ t.test('the defaults and ranges the plugin README documents', async (t) => {
     jwksUnknownKidCooldownMs: 30_000,
     jwksMaxStaleMs: 86_400_000,
     realm: 'api',
-    retryAfterSeconds: 5
+    retryAfterSeconds: 5,
+    apiUrl: 'https://api.clerk.com',
+    apiTimeoutMs: 3000,
+    apiMaxCallsPerSecond: 20,
+    machineTokenCacheMs: 10_000
   })
   t.equal(now, Date.now)
   t.ok(jwtKey !== undefined)
@@ -119,7 +123,10 @@ t.test('the defaults and ranges the plugin README documents', async (t) => {
     ['jwksUnknownKidCooldownMs', 0, 3_600_000],
     // at least the refresh interval (300000 by default), at most a week
     ['jwksMaxStaleMs', 300_000, 604_800_000],
-    ['retryAfterSeconds', 1, 3600]
+    ['retryAfterSeconds', 1, 3600],
+    ['apiTimeoutMs', 1, 60_000],
+    ['apiMaxCallsPerSecond', 1, 10_000],
+    ['machineTokenCacheMs', 0, 300_000]
   ]
   for (const [option, min, max] of ranges) {
     for (const value of [min, max]) createVerifier({ issuer, jwtKey: testPem, [option]: value }).close()

@@ -108,6 +108,31 @@ t.test('npm run token -- --m2m / --oauth: machine JWTs the machine route accepts
   t.match((both as { stderr: string }).stderr, /pick one/)
 })
 
+t.test('npm run token -- --api-key / --opaque: opaque tokens the development issuer\'s Backend API verifies', async (t) => {
+  const dir = tempDir(t)
+  const port = await freePort()
+  const env = { ...process.env, DEV_ISSUER_PORT: String(port), DEV_ISSUER_DIR: dir, CLERK_ISSUER_URL: '' }
+  const mint = async (...args: string[]): Promise<string> => (await run(process.execPath, [MINT_CLI, ...args], { env, cwd: dir })).stdout.trim()
+  const apiKey = await mint('--api-key', '--sub', 'user_key', '--name', 'ci', '--scope', 'pings:read')
+  const revoked = await mint('--api-key', '--revoked')
+  const m2m = await mint('--m2m', '--opaque')
+  const oauth = await mint('--oauth', '--opaque', '--sub', 'user_o')
+  t.match(apiKey, /^ak_/)
+  t.match(m2m, /^mt_/)
+  t.match(oauth, /^oat_/)
+  const app = await buildApp(t, { DEV_ISSUER_PORT: port, DEV_ISSUER_DIR: dir })
+  const get = async (url: string, token: string) => await app.inject({ url, headers: { authorization: `Bearer ${token}` } })
+  t.equal((await get('/machine-pings/7', apiKey)).body, 'Machine Ping #7 for user_key!')
+  t.equal((await get('/machine-pings/7', m2m)).body, 'Machine Ping #7 for mch_devcaller!')
+  t.equal((await get('/machine-pings/7', oauth)).body, 'Machine Ping #7 for user_o!')
+  t.equal((await get('/machine-pings/7', revoked)).json().code, 'token_revoked')
+  t.equal((await get('/machine-pings/7', `${apiKey.slice(0, -2)}xx`)).json().code, 'token_unknown', 'a key the issuer did not mint')
+  t.match((await get('/me', apiKey)).json(), { tokenType: 'api_key', name: 'ci', userId: 'user_key', scopes: ['pings:read'] })
+  t.equal(app.devIssuer?.backendApiRequests(), 5, 'one call per new token: /me was answered from the cache')
+  const stranger = await fetch(`${app.devIssuer?.url ?? ''}/api_keys/verify`, { method: 'POST', headers: { authorization: 'Bearer sk_test_guess' }, body: JSON.stringify({ secret: apiKey }) })
+  t.equal(stranger.status, 401, 'the development Backend API wants its secret key too')
+})
+
 t.test('in production without CLERK_ISSUER_URL the service refuses to start', async (t) => {
   const dir = tempDir(t)
   await t.rejects(buildApp(t, { NODE_ENV: 'production', DEV_ISSUER_DIR: dir, DEV_ISSUER_PORT: 0 }), {

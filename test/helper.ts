@@ -1,7 +1,7 @@
 // Builds the app exactly as src/server.ts does, and runs a real issuer on 127.0.0.1 for it.
-import { createHmac, createPublicKey } from 'node:crypto'
+import { createHmac, createPublicKey, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Test } from 'tap'
 import serviceApp, { serverOptions, type AppOptions } from '../src/app.js'
+import { answerBackendApi, type OpaqueTokenRecord } from '../src/dev-issuer/backend-api.js'
 import { sessionClaims } from '../src/dev-issuer/session-claims.js'
 import { signJwt } from '../src/dev-issuer/sign-jwt.js'
 import { generateSigningKey, type SigningKey } from '../src/dev-issuer/signing-key.js'
@@ -79,6 +80,20 @@ export interface TestIssuer {
 // What the oversized modes add to the key set: 2 MiB, over the plugin's 1 MiB cap.
 const padding = 'x'.repeat(2 * 1024 * 1024)
 
+/** Listens on a free 127.0.0.1 port; close() (also run when the test ends) drops open connections. */
+async function serveOnLoopback (t: Test, server: Server): Promise<{ url: string, close: () => Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  let closed = false
+  const close = async (): Promise<void> => {
+    if (closed) return
+    closed = true
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+  t.teardown(close)
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close }
+}
+
 /** A real JWKS issuer over HTTP on 127.0.0.1, closed when the test ends. */
 export async function startIssuer (t: Test, keys: SigningKey[] = [testKeys()[0]]): Promise<TestIssuer> {
   const waiting: Array<() => void> = []
@@ -144,16 +159,7 @@ export async function startIssuer (t: Test, keys: SigningKey[] = [testKeys()[0]]
         res.writeHead(200, { 'content-type': 'application/json' }).end(jwks)
     }
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  issuer.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  let closed = false
-  issuer.close = async () => {
-    if (closed) return
-    closed = true
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  }
-  t.teardown(issuer.close)
+  Object.assign(issuer, await serveOnLoopback(t, server))
   return issuer
 }
 
@@ -203,4 +209,69 @@ export async function freePort (): Promise<number> {
   const { port } = server.address() as AddressInfo
   await new Promise((resolve) => server.close(resolve))
   return port
+}
+
+/** ok; error (HTTP 500); garbage (200, not JSON); hang (never answers); reset (drops the connection). */
+export type BackendApiMode = 'ok' | 'error' | 'garbage' | 'hang' | 'reset'
+
+export interface TestBackendApi {
+  url: string
+  secretKey: string
+  machineSecretKey: string
+  mode: BackendApiMode
+  /** Every request received, in order. */
+  calls: Array<{ path: string, authorization: string | undefined, version: string | undefined, contentType: string | undefined, body: Record<string, unknown> }>
+  /** Registers a token Clerk knows; answers the token. */
+  add: (record: Partial<OpaqueTokenRecord> & Pick<OpaqueTokenRecord, 'type'>) => string
+  close: () => Promise<void>
+}
+
+const OPAQUE_PREFIXES = { api_key: 'ak_', m2m_token: 'mt_', oauth_token: 'oat_' } as const
+
+/** Clerk's Backend API verify endpoints on 127.0.0.1, answering as Clerk documents (src/dev-issuer/backend-api.ts), closed when the test ends. */
+export async function startBackendApi (t: Test): Promise<TestBackendApi> {
+  const records = new Map<string, OpaqueTokenRecord>()
+  const api: TestBackendApi = {
+    url: '',
+    secretKey: 'sk_test_backendapitest',
+    machineSecretKey: 'ak_machinesecrettest',
+    mode: 'ok',
+    calls: [],
+    add (record) {
+      const token = `${OPAQUE_PREFIXES[record.type]}${randomBytes(16).toString('hex')}`
+      records.set(token, {
+        id: `${OPAQUE_PREFIXES[record.type]}id_${randomBytes(8).toString('hex')}`,
+        subject: record.type === 'm2m_token' ? 'mch_caller' : 'user_1',
+        scopes: [],
+        claims: null,
+        expiration: null,
+        revoked: false,
+        createdAt: Date.now(),
+        ...record
+      })
+      return token
+    },
+    close: async () => {}
+  }
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8')
+      let body: Record<string, unknown> = {}
+      try { body = JSON.parse(text) as Record<string, unknown> } catch {}
+      api.calls.push({ path: req.url ?? '', authorization: req.headers.authorization, version: req.headers['clerk-api-version'] as string | undefined, contentType: req.headers['content-type'], body })
+      switch (api.mode) {
+        case 'hang': return
+        case 'reset': req.socket.destroy(); return
+        case 'error': res.writeHead(500, { 'content-type': 'application/json' }).end('{"errors":[{"message":"boom","code":"internal"}]}'); return
+        case 'garbage': res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":'); return
+      }
+      const answer = answerBackendApi({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization, body: text },
+        { secretKey: api.secretKey, machineSecretKeys: [api.machineSecretKey] }, (_type, token) => records.get(token), Date.now())
+      res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body))
+    })
+  })
+  Object.assign(api, await serveOnLoopback(t, server))
+  return api
 }

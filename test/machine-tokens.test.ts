@@ -127,7 +127,7 @@ t.test('the kind is settled before any key lookup, and a cached verdict keeps it
   t.equal((await get('/rest-endpoints/1', expired)).json().code, 'token_type_not_accepted', 'a cached refusal of another kind too')
 })
 
-t.test('machine tokens come in the Authorization header only; opaque ones are not verified yet', async (t) => {
+t.test('machine tokens come in the Authorization header only; opaque ones need the secret key', async (t) => {
   const issuer = await startIssuer(t)
   const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url })
   const token = m2m(issuer)
@@ -137,8 +137,8 @@ t.test('machine tokens come in the Authorization header only; opaque ones are no
   t.equal(cookieOnly.json().code, 'token_missing', 'a route without sessions reads no cookie')
   t.equal((await app.inject({ url: '/me', headers: bearer(token) })).json().machineId, 'mch_caller', 'the same token in the header')
   const opaques: Array<[string, string]> = [
-    ['mt_8XOIucKvqHVr5tYP123456789abcdefghij', 'token_malformed'],
-    ['oat_8XOIucKvqHVr5tYP123456789abcdefghij', 'token_malformed'],
+    ['mt_8XOIucKvqHVr5tYP123456789abcdefghij', 'token_type_not_accepted'],
+    ['oat_8XOIucKvqHVr5tYP123456789abcdefghij', 'token_type_not_accepted'],
     ['ak_LCWGdaM8mv8K4PC/57IICZQXAeWfCgF30DZaFXHoGn9=', 'token_type_not_accepted']
   ]
   for (const [opaque, code] of opaques) {
@@ -199,7 +199,7 @@ t.test('a route declaring acceptsToken wrongly fails start-up, naming it', async
   await t.rejects(declare('m2m_token'), /must be a non-empty array/)
   await t.rejects(declare(['m2m']), /has an unknown token type "m2m"/)
   await t.rejects(declare(['m2m_token', 'm2m_token']), /names a token type twice/)
-  await t.rejects(declare(['api_key']), /cannot accept api_key yet/)
+  await t.rejects(declare(['api_key']), /names api_key, which only Clerk's Backend API can verify/)
   await t.rejects(declare(['m2m_token'], { public: true }), /a public route cannot declare config.auth or config.acceptsToken/)
 })
 

@@ -8,7 +8,7 @@ import { fetchJson } from '../plugins/clerk-auth/jwks.js'
 import { createJwksKeyStore } from '../plugins/clerk-auth/key-store.js'
 import { applyAuthDirective, authDirectiveTypeDefs } from '../plugins/graphql/auth-directive.js'
 import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
-import { buildApp, forgeToken, publicPem, startIssuer, testKeys } from './helper.js'
+import { buildApp, forgeToken, publicPem, startBackendApi, startIssuer, testKeys } from './helper.js'
 
 t.test('GraphQL: a typo in an @auth requirement fails at start-up, naming the field', async (t) => {
   const schema = (directive: string): string => `${authDirectiveTypeDefs} type Query { secret: String ${directive} }`
@@ -112,15 +112,21 @@ t.test('REST routes can require a role, a feature, a plan or a recent reverifica
 
 t.test('GraphQL answers every refusal code with its HTTP status and the code as reason', async (t) => {
   const issuer = await startIssuer(t)
+  const api = await startBackendApi(t)
   const [key, otherKey] = testKeys()
   const app = await buildApp(t, {
-    CLERK_ISSUER_URL: issuer.url, CLERK_AUTHORIZED_PARTIES: 'http://localhost:3000', CLERK_MACHINE_ID: 'mch_api', GRAPHQL_ACCEPTS_TOKEN: 'session_token,m2m_token'
+    CLERK_ISSUER_URL: issuer.url,
+    CLERK_AUTHORIZED_PARTIES: 'http://localhost:3000',
+    CLERK_MACHINE_ID: 'mch_api',
+    CLERK_SECRET_KEY: api.secretKey,
+    CLERK_API_URL: api.url,
+    GRAPHQL_ACCEPTS_TOKEN: 'session_token,m2m_token,api_key'
   })
   const nowS = Math.floor(Date.now() / 1000)
   const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
   const sign = (claims: Record<string, unknown>, header?: Record<string, unknown>): Record<string, string> =>
     bearer(issuer.sign(issuer.claims(claims), { header }))
-  const cases: Record<Exclude<RefusalCode, 'issuer_unavailable'>, Record<string, string>> = {
+  const cases: Record<Exclude<RefusalCode, 'issuer_unavailable' | 'clerk_api_unavailable'>, Record<string, string>> = {
     token_missing: {},
     token_scheme_invalid: { authorization: 'Basic YTpi' },
     token_malformed: bearer('a.b'),
@@ -136,12 +142,19 @@ t.test('GraphQL answers every refusal code with its HTTP status and the code as 
     token_claims_invalid: sign({ sid: undefined }),
     token_type_not_accepted: sign({}, { cat: 'cl_B7d4PD222AAA' }),
     token_audience_invalid: bearer(issuer.sign(m2mClaims({ issuer: issuer.url, machineId: 'mch_caller', targets: ['mch_other'] }), { header: m2mHeader })),
-    session_pending: sign({ sts: 'pending' })
+    session_pending: sign({ sts: 'pending' }),
+    token_revoked: bearer(api.add({ type: 'api_key', revoked: true })),
+    token_unknown: bearer('ak_never_issued')
   }
-  t.same(Object.keys(cases).sort(), Object.keys(refusalTexts).filter((code) => code !== 'issuer_unavailable').sort(), 'every 401 code')
+  t.same(Object.keys(cases).sort(), Object.keys(refusalTexts).filter((code) => !code.endsWith('_unavailable')).sort(), 'every 401 code')
   for (const [code, headers] of Object.entries(cases)) {
     const response = await app.inject({ method: 'POST', url: '/graphql', payload: { query: '{ pingOne(id: "1") }' }, headers })
     t.equal(response.statusCode, 401, code)
     t.match(response.json(), { data: null, errors: [{ message: refusalTexts[code as RefusalCode].message, extensions: { code: 'UNAUTHENTICATED', reason: code } }] })
   }
+  api.mode = 'error'
+  const unavailable = await app.inject({ method: 'POST', url: '/graphql', payload: { query: '{ pingOne(id: "1") }' }, headers: bearer(api.add({ type: 'api_key' })) })
+  t.equal(unavailable.statusCode, 503)
+  t.equal(unavailable.headers['retry-after'], '5')
+  t.match(unavailable.json(), { data: null, errors: [{ message: refusalTexts.clerk_api_unavailable.message, extensions: { code: 'SERVICE_UNAVAILABLE', reason: 'clerk_api_unavailable' } }] })
 })

@@ -34,16 +34,23 @@ t.test('every refusal says what is wrong in its own words', async (t) => {
     ['token_type_not_accepted', 'This route does not accept this kind of token (session, M2M, OAuth access token, API key; JWT templates never).', 'token type not accepted'],
     ['token_audience_invalid', "The machine token was not issued for this service: its aud or scopes do not name this service's machine.", 'token not issued for this service'],
     ['session_pending', 'The session is pending: it still has a task to finish (for example choosing an organization).', 'session pending'],
-    ['issuer_unavailable', "The issuer's signing keys cannot be fetched right now; retry shortly.", null]
+    ['token_revoked', 'The machine token or API key has been revoked.', 'token revoked'],
+    ['token_unknown', 'Clerk does not know this machine token or API key.', 'unknown token'],
+    ['issuer_unavailable', "The issuer's signing keys cannot be fetched right now; retry shortly.", null],
+    ['clerk_api_unavailable', "Clerk's Backend API cannot verify this token right now; retry shortly.", null]
   ]
   const responses = buildRefusalResponses({ realm: 'api', retryAfterSeconds: 5 })
   t.same(Object.keys(responses), expected.map(([code]) => code))
   for (const [code, message, description] of expected) {
     const response = responses[code as keyof typeof responses]
-    t.same(JSON.parse(response.body), code === 'issuer_unavailable'
+    const unavailable = code.endsWith('_unavailable')
+    t.same(JSON.parse(response.body), unavailable
       ? { statusCode: 503, error: 'Service Unavailable', code, message }
       : { statusCode: 401, error: 'Unauthorized', code, message })
-    if (code === 'issuer_unavailable') continue
+    if (unavailable) {
+      t.same(response.headers, { 'retry-after': '5' }, code)
+      continue
+    }
     t.equal(response.headers['www-authenticate'], description === null
       ? 'Bearer realm="api"'
       : `Bearer realm="api", error="invalid_token", error_description="${description}"`, code)

@@ -1,6 +1,7 @@
 // Claims of a verified Clerk token -> the auth object Clerk users know from the frontend and Clerk's
 // SDK. Pure functions; the rules are in shared/clerk/session-tokens.md, machine-tokens.md §2.4 and their vectors.
 import { m2mScopes, oauthScopes } from './token-checks.js'
+import type { MachineVerification } from './machine-api.js'
 import type { MachineTokenType } from './token-types.js'
 
 export type ReverificationLevel = 'first_factor' | 'second_factor' | 'multi_factor'
@@ -292,4 +293,21 @@ export function machineAuthFromClaims (type: 'm2m_token' | 'oauth_token', claims
     ? { tokenType: type, id, subject, scopes: m2mScopes(claims), claims: m2mClaims(claims), machineId: subject }
     : { tokenType: type, id, subject, scopes: oauthScopes(claims), userId: subject, clientId: claims.client_id as string }
   return new MachineCaller(fields)
+}
+
+const subjectIf = (subject: string, prefix: string): string | null => subject.startsWith(prefix) ? subject : null
+
+/** The auth object of an opaque token Clerk's Backend API verified, shaped per kind as Clerk's SDK shapes it (§2.4, §3). */
+export function machineAuthFromVerification (type: MachineTokenType, verification: MachineVerification): MachineAuth {
+  const { id, subject } = verification
+  const scopes = verification.scopes ?? []
+  const claims = verification.claims ?? null
+  switch (type) {
+    case 'api_key':
+      return new MachineCaller({ tokenType: type, id, subject, scopes, claims, name: verification.name ?? '', userId: subjectIf(subject, 'user_'), orgId: subjectIf(subject, 'org_') })
+    case 'm2m_token':
+      return new MachineCaller({ tokenType: type, id, subject, scopes, claims, machineId: subject })
+    default:
+      return new MachineCaller({ tokenType: type, id, subject, scopes, userId: subject, clientId: verification.client_id ?? '' })
+  }
 }

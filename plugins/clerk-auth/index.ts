@@ -34,6 +34,8 @@ export interface ClerkAuthDecorator {
   stats: () => VerifierStats
   /** What the caller lacks of requirement (empty when it is met). */
   unmet: (auth: ClerkAuth, requirement: AuthRequirement) => Array<keyof AuthRequirement>
+  /** Whether tokens of this kind can be verified here: API keys need the secret key. */
+  canVerify: (type: TokenType) => boolean
 }
 
 declare module 'fastify' {
@@ -71,6 +73,10 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
 
   fastify.decorateRequest('auth', null)
 
+  function canVerify (type: TokenType): boolean {
+    return type !== 'api_key' || verifier.options.secretKey !== undefined
+  }
+
   function remember (request: FastifyRequest, verdict: Verdict): Verdict {
     if (!isRefusal(verdict)) request.auth = verdict
     return verdict
@@ -105,7 +111,8 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     refusalFor: (code: RefusalCode) => refusals[code],
     isReady: verifier.isReady,
     stats: verifier.stats,
-    unmet: unmetRequirements
+    unmet: unmetRequirements,
+    canVerify
   })
 
   // A route's declarations are checked once, when it is declared: a typo fails start-up, not a request.
@@ -114,6 +121,9 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     const refuse = (problem: string): never => { throw new Error(`Route ${route.method.toString()} ${route.url}: ${problem}`) }
     const tokens = config?.acceptsToken === undefined ? undefined : acceptsTokenProblem(config.acceptsToken)
     if (tokens !== undefined) refuse(`config.acceptsToken ${tokens}`)
+    if (config?.acceptsToken?.every(canVerify) === false) {
+      refuse('config.acceptsToken names api_key, which only Clerk\'s Backend API can verify: set the secretKey option (CLERK_SECRET_KEY)')
+    }
     const requirement = config?.auth === undefined ? undefined : requirementProblem(config.auth)
     if (requirement !== undefined) refuse(`config.auth ${requirement}`)
     if (config?.public === true && (config.auth !== undefined || config.acceptsToken !== undefined)) {

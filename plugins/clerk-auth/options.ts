@@ -27,6 +27,12 @@ export const clerkAuthOptionsSchema = {
     jwksRefreshIntervalMs: milliseconds(100, 86_400_000, 300_000),
     jwksUnknownKidCooldownMs: milliseconds(0, 3_600_000, 30_000),
     jwksMaxStaleMs: milliseconds(0, 604_800_000, 86_400_000),
+    secretKey: { type: 'string', pattern: '^sk_(live|test)_\\S+$', description: 'The instance secret key: opaque machine tokens and API keys are verified with it by Clerk\'s Backend API.' },
+    machineSecretKey: { type: 'string', pattern: '^ak_\\S+$', description: 'A machine secret key: opaque M2M tokens are verified as that machine.' },
+    apiUrl: { type: 'string', default: 'https://api.clerk.com', description: 'Clerk\'s Backend API.' },
+    apiTimeoutMs: milliseconds(1, 60_000, 3000),
+    apiMaxCallsPerSecond: { type: 'integer', minimum: 1, maximum: 10_000, default: 20 },
+    machineTokenCacheMs: milliseconds(0, 300_000, 10_000),
     realm: { type: 'string', pattern: '^[^"\\\\\\r\\n]*$', default: 'api' },
     retryAfterSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
     // Not data: checked by hand below, declared so that additionalProperties lets them through.
@@ -55,11 +61,13 @@ export type ClerkAuthOptions = Omit<FromSchema<typeof clerkAuthOptionsSchema, { 
 }
 
 /** The options after validation: defaults applied, issuer normalised, the PEM parsed. */
-export interface ResolvedOptions extends Required<Omit<ClerkAuthOptions, 'authorizedParties' | 'jwtKey' | 'machineId' | 'publishableKey'>> {
+export interface ResolvedOptions extends Required<Omit<ClerkAuthOptions, 'authorizedParties' | 'jwtKey' | 'machineId' | 'publishableKey' | 'secretKey' | 'machineSecretKey'>> {
   authorizedParties: ReadonlySet<string> | undefined
   jwtKey: KeyObject | undefined
   machineId: string | undefined
   publishableKey: string | undefined
+  secretKey: string | undefined
+  machineSecretKey: string | undefined
 }
 
 /** Every invalid option stops registration with this code, the option's name and what is wrong. */
@@ -80,22 +88,27 @@ const LOOPBACK_HOSTS = new Set(['localhost', '[::1]'])
 const IPV4_LOOPBACK = /^127(\.\d{1,3}){3}$/
 
 /**
- * The issuer as tokens carry it (no trailing slash). https only; plain http for a loopback host,
- * since keys fetched over plain http could be swapped in transit.
+ * A URL of the issuer or Clerk's API, without a trailing slash. https only; plain http for a loopback
+ * host, since keys or verdicts fetched over plain http could be swapped in transit.
  */
-export function normalizeIssuer (value: string): string {
+function normalizeUrl (value: string, option: 'issuer' | 'apiUrl'): string {
   let url: URL
   try {
     url = new URL(value)
   } catch {
-    throw invalidOption('issuer', 'must be an absolute URL, e.g. https://your-app.clerk.accounts.dev')
+    throw invalidOption(option, option === 'issuer' ? 'must be an absolute URL, e.g. https://your-app.clerk.accounts.dev' : 'must be an absolute URL, e.g. https://api.clerk.com')
   }
   const secure = url.protocol === 'https:' || (url.protocol === 'http:' && (LOOPBACK_HOSTS.has(url.hostname) || IPV4_LOOPBACK.test(url.hostname)))
-  if (!secure) throw invalidOption('issuer', 'must use https (plain http only for a loopback host)')
+  if (!secure) throw invalidOption(option, 'must use https (plain http only for a loopback host)')
   if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
-    throw invalidOption('issuer', 'must not carry credentials, a query or a fragment')
+    throw invalidOption(option, 'must not carry credentials, a query or a fragment')
   }
   return value.replace(/\/+$/, '')
+}
+
+/** The issuer as tokens carry it (no trailing slash). */
+export function normalizeIssuer (value: string): string {
+  return normalizeUrl(value, 'issuer')
 }
 
 function checkOrigin (party: string): void {
@@ -156,6 +169,12 @@ export function resolveOptions (options: ClerkAuthOptions): ResolvedOptions {
     acceptPendingSessions: valid.acceptPendingSessions,
     machineId: valid.machineId,
     publishableKey: valid.publishableKey,
+    secretKey: valid.secretKey,
+    machineSecretKey: valid.machineSecretKey,
+    apiUrl: normalizeUrl(valid.apiUrl, 'apiUrl'),
+    apiTimeoutMs: valid.apiTimeoutMs,
+    apiMaxCallsPerSecond: valid.apiMaxCallsPerSecond,
+    machineTokenCacheMs: valid.machineTokenCacheMs,
     verificationCacheSize: valid.verificationCacheSize,
     jwtKey,
     jwksTimeoutMs: valid.jwksTimeoutMs,

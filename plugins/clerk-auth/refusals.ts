@@ -18,7 +18,10 @@ export type RefusalCode =
   | 'token_type_not_accepted'
   | 'token_audience_invalid'
   | 'session_pending'
+  | 'token_revoked'
+  | 'token_unknown'
   | 'issuer_unavailable'
+  | 'clerk_api_unavailable'
 
 interface RefusalText {
   message: string
@@ -89,8 +92,19 @@ export const refusalTexts: Record<RefusalCode, RefusalText> = {
     message: 'The session is pending: it still has a task to finish (for example choosing an organization).',
     description: 'session pending'
   },
+  token_revoked: {
+    message: 'The machine token or API key has been revoked.',
+    description: 'token revoked'
+  },
+  token_unknown: {
+    message: 'Clerk does not know this machine token or API key.',
+    description: 'unknown token'
+  },
   issuer_unavailable: {
     message: "The issuer's signing keys cannot be fetched right now; retry shortly."
+  },
+  clerk_api_unavailable: {
+    message: "Clerk's Backend API cannot verify this token right now; retry shortly."
   }
 }
 
@@ -107,12 +121,15 @@ export interface RefusalOptions {
   retryAfterSeconds: number
 }
 
+// Refusals that are not the caller's fault: 503 with Retry-After.
+const UNAVAILABLE = new Set<RefusalCode>(['issuer_unavailable', 'clerk_api_unavailable'])
+
 /** Builds the response for every code once, so a refusal costs no work per request. */
 export function buildRefusalResponses (options: RefusalOptions): Record<RefusalCode, RefusalResponse> {
   const responses = {} as Record<RefusalCode, RefusalResponse>
   for (const code of Object.keys(refusalTexts) as RefusalCode[]) {
     const { message, description } = refusalTexts[code]
-    if (code === 'issuer_unavailable') {
+    if (UNAVAILABLE.has(code)) {
       responses[code] = {
         statusCode: 503,
         headers: { 'retry-after': String(options.retryAfterSeconds) },

@@ -8,6 +8,7 @@ import { resolveOptions, type ClerkAuthOptions, type ResolvedOptions } from './o
 import { RefusalError } from './refusals.js'
 import { checkClaims, checkHeader, checkTypedHeader, type ClaimPolicy } from './token-checks.js'
 import { createSessionCookieReader, parsePublishableKey, readPlainSessionCookie } from './session-cookie.js'
+import { createMachineApi } from './machine-api.js'
 import { findToken } from './token-source.js'
 import { jwtTokenType, opaqueTokenType, SESSIONS_ONLY, type JwtTokenType, type TokenType } from './token-types.js'
 import { VerificationCache, isRefusal, reusableUntil, type Verdict } from './verification-cache.js'
@@ -21,6 +22,8 @@ export interface VerifierStats {
   cacheHits: number
   /** Verdicts held in the cache now. */
   cachedVerdicts: number
+  /** Calls made to Clerk's Backend API for opaque machine tokens. */
+  machineApiCalls: number
 }
 
 export interface Verifier {
@@ -67,6 +70,21 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
       now
     })
   const cache = new VerificationCache(resolved.verificationCacheSize)
+  // Opaque machine tokens need Clerk's Backend API, and so the secret key.
+  const machineApi = resolved.secretKey === undefined
+    ? undefined
+    : createMachineApi({
+      apiUrl: resolved.apiUrl,
+      secretKey: resolved.secretKey,
+      machineSecretKey: resolved.machineSecretKey,
+      machineId: resolved.machineId,
+      timeoutMs: resolved.apiTimeoutMs,
+      cacheMs: resolved.machineTokenCacheMs,
+      cacheSize: resolved.verificationCacheSize,
+      maxCallsPerSecond: resolved.apiMaxCallsPerSecond,
+      now,
+      log: resolved.log
+    })
   // Read only when there is no Authorization header.
   const publishableKey = resolved.publishableKey === undefined ? undefined : parsePublishableKey(resolved.publishableKey)
   const readSessionCookie = publishableKey === undefined
@@ -99,8 +117,10 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
    */
   function verifyUncached (token: string, accepts: readonly TokenType[], nowMs: number, keyGeneration: number): Verdict | Promise<Verdict> {
     const opaque = opaqueTokenType(token)
-    // Opaque machine tokens are verified by Clerk's Backend API, which this version does not call.
-    if (opaque !== undefined) return accepts.includes(opaque) ? 'token_malformed' : 'token_type_not_accepted'
+    if (opaque !== undefined) {
+      // without the secret key, the opaque form of a kind cannot be verified here, so it is not accepted
+      return accepts.includes(opaque) && machineApi !== undefined ? machineApi.verify(token, opaque) : 'token_type_not_accepted'
+    }
     const jwt = decodeJwt(token)
     if (jwt === undefined) return remember(token, 'token_malformed', undefined, nowMs, keyGeneration)
     const refusal = checkHeader(jwt.header)
@@ -146,7 +166,7 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
       return verify(found.token, found.fromCookie ? SESSIONS_ONLY : accepts)
     },
     isReady: () => keyStore.isFreshAt(now()),
-    stats: () => ({ signatureChecks, cacheHits, cachedVerdicts: cache.size }),
+    stats: () => ({ signatureChecks, cacheHits, cachedVerdicts: cache.size, machineApiCalls: machineApi?.stats().apiCalls ?? 0 }),
     close: keyStore.close
   }
 }

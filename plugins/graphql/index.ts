@@ -71,6 +71,9 @@ async function graphql (fastify: FastifyInstance): Promise<void> {
 
   const publicIntrospection = fastify.config.GRAPHQL_PUBLIC_INTROSPECTION
   const accepts = graphqlAcceptsToken(fastify.config)
+  if (!accepts.every(fastify.clerkAuth.canVerify)) {
+    throw new Error('GRAPHQL_ACCEPTS_TOKEN names api_key, which only Clerk\'s Backend API can verify: set CLERK_SECRET_KEY')
+  }
 
   fastify.graphql.addHook('preExecution', async (_schema, document, context) => {
     const { reply } = context

@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { answerBackendApi, devSecretKey, isVerifyPath, readDevOpaqueToken } from './backend-api.js'
 import { m2mClaims, m2mHeader, oauthClaims, oauthHeader, type M2mClaimsInput, type OAuthClaimsInput } from './machine-claims.js'
 import { sessionClaims, type SessionClaimsInput } from './session-claims.js'
 import { signJwt } from './sign-jwt.js'
@@ -13,6 +14,10 @@ export interface DevIssuer {
   mint: (input: MintInput) => string
   /** How many times the JWKS was fetched (the bench counts the fetches each verifier makes). */
   jwksRequests: () => number
+  /** The development instance's secret key, for its Backend API (opaque machine tokens). */
+  secretKey: string
+  /** Calls to its Backend API verify endpoints. */
+  backendApiRequests: () => number
   close: () => Promise<void>
 }
 
@@ -32,11 +37,41 @@ export function mintDevOAuthToken (key: SigningKey, issuer: string, input: Omit<
   return signJwt({ kid: key.publicJwk.kid, ...oauthHeader }, oauthClaims({ ...input, issuer }), key.privateKey)
 }
 
-/** Serves the key's JWKS on loopback, exactly where a Clerk instance serves its own. */
+// Verify requests carry one short token: anything longer is not one.
+const MAX_BODY_BYTES = 16 * 1024
+
+async function readBody (req: IncomingMessage): Promise<string | undefined> {
+  let size = 0
+  const chunks: Buffer[] = []
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_BODY_BYTES) return undefined
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/**
+ * Serves the key's JWKS on loopback, exactly where a Clerk instance serves its own, and Clerk's Backend
+ * API verify endpoints for the opaque machine tokens the CLI mints (npm run -s token -- --api-key).
+ */
 export async function startDevIssuer (key: SigningKey, port: number, defaultAzp: string): Promise<DevIssuer> {
   const body = JSON.stringify({ keys: [key.publicJwk] })
+  const secretKey = devSecretKey(key.privateKey)
   let jwksRequests = 0
+  let backendApiRequests = 0
   const server: Server = createServer((req, res) => {
+    if (req.method === 'POST' && isVerifyPath(req.url ?? '')) {
+      backendApiRequests++
+      readBody(req).then((text) => {
+        const answer = text === undefined
+          ? { status: 413, body: { errors: [{ message: 'Request body too large', code: 'request_body_too_large' }] } }
+          : answerBackendApi({ method: 'POST', path: req.url as string, authorization: req.headers.authorization, body: text }, { secretKey },
+            (type, token) => readDevOpaqueToken(key.privateKey, type, token), Date.now())
+        res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body))
+      }, () => res.destroy())
+      return
+    }
     if (req.method === 'GET' && req.url === '/.well-known/jwks.json') {
       jwksRequests++
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' })
@@ -56,6 +91,8 @@ export async function startDevIssuer (key: SigningKey, port: number, defaultAzp:
     kid: key.publicJwk.kid,
     mint: (input) => mintDevToken(key, url, { azp: defaultAzp, ...input }),
     jwksRequests: () => jwksRequests,
+    secretKey,
+    backendApiRequests: () => backendApiRequests,
     close: async () => {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
