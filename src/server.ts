@@ -1,5 +1,6 @@
 import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
+import { setTimeout as delay } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
@@ -53,9 +54,18 @@ async function runServer (): Promise<void> {
     process.exit(1)
   }
 
-  closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
-    if (err !== undefined) app.log.error({ err }, 'closing after an unexpected error')
-    else app.log.info({ signal }, 'closing')
+  const drainMs = app.config.SHUTDOWN_DRAIN_MS
+  // On a signal: drain (still serving, /ready 503) so load balancers stop sending, then close the
+  // listener and finish what is in flight. After an unexpected error, close at once.
+  closeWithGrace({ delay: drainMs + 10_000 }, async ({ err, signal }) => {
+    if (err !== undefined) {
+      app.log.error({ err }, 'closing after an unexpected error')
+    } else {
+      app.drain.start()
+      app.log.info({ signal, drainMs }, 'draining: /ready answers 503, requests are still served')
+      await delay(drainMs)
+      app.log.info('closing')
+    }
     await app.close()
   })
 

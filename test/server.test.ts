@@ -33,7 +33,7 @@ async function waitForLine (read: () => string, pattern: RegExp, ms = 10_000): P
 
 t.test('the server starts with no Clerk account, serves on a socket, and shuts down gracefully', async (t) => {
   const dir = tempDir(t)
-  const server = startServer({ PORT: '0', DEV_ISSUER_PORT: '0', DEV_ISSUER_DIR: dir, LOG_LEVEL: 'info' }, dir)
+  const server = startServer({ PORT: '0', DEV_ISSUER_PORT: '0', DEV_ISSUER_DIR: dir, LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: '0' }, dir)
   t.teardown(() => { server.child.kill('SIGKILL') })
 
   const [, issuerUrl] = await waitForLine(server.stdout, /"issuer":"(http:\/\/127\.0\.0\.1:\d+)".*npm run -s token/)
@@ -62,10 +62,40 @@ t.test('the server starts with no Clerk account, serves on a socket, and shuts d
   t.equal(server.stderr(), '')
 })
 
+/** Asks until the answer has this status: the server gets there by itself. */
+async function waitForStatus (url: string, status: number): Promise<Response> {
+  for (;;) {
+    const res = await fetch(url)
+    if (res.status === status) return res
+    await res.arrayBuffer()
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+t.test('SIGTERM drains first: /ready 503 and Connection: close while requests are still served, then exit 0', async (t) => {
+  const dir = tempDir(t)
+  const server = startServer({ PORT: '0', DEV_ISSUER_PORT: '0', DEV_ISSUER_DIR: dir, SHUTDOWN_DRAIN_MS: '3000' }, dir)
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const [, baseUrl] = await waitForLine(server.stdout, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
+  await waitForStatus(`${baseUrl as string}/ready`, 200)
+  server.child.kill('SIGTERM')
+  await waitForLine(server.stdout, /draining: \/ready answers 503/)
+  const ready = await fetch(`${baseUrl as string}/ready`)
+  t.equal(ready.status, 503)
+  t.same(await ready.json(), { status: 'draining' })
+  t.equal(ready.headers.get('connection'), 'close', 'kept-alive clients are told to go')
+  const health = await fetch(`${baseUrl as string}/health`)
+  t.equal(health.status, 200, 'still serving while draining')
+  t.equal(await server.exited, 0)
+  t.match(server.stdout(), /"msg":"closing"/)
+  await t.rejects(fetch(`${baseUrl as string}/health`), 'then the listener is closed')
+  t.equal(server.stderr(), '')
+})
+
 t.test('WORKERS=2: two processes share the port and stop together', async (t) => {
   const dir = tempDir(t)
   const [port, issuerPort] = [await freePort(), await freePort()]
-  const server = startServer({ PORT: String(port), DEV_ISSUER_PORT: String(issuerPort), DEV_ISSUER_DIR: dir, WORKERS: '2' }, dir)
+  const server = startServer({ PORT: String(port), DEV_ISSUER_PORT: String(issuerPort), DEV_ISSUER_DIR: dir, WORKERS: '2', SHUTDOWN_DRAIN_MS: '2000' }, dir)
   t.teardown(() => { server.child.kill('SIGKILL') })
   await waitForLine(server.stdout, /(Server listening at[\s\S]*){2}/)
   const pids = new Set([...server.stdout().matchAll(/"pid":(\d+)[^\n]*Server listening/g)].map((match) => match[1]))
@@ -76,7 +106,10 @@ t.test('WORKERS=2: two processes share the port and stop together', async (t) =>
     t.equal(await res.text(), `REST Ping #${i}!`)
   }
   server.child.kill('SIGTERM')
+  await waitForStatus(`http://127.0.0.1:${port}/ready`, 503)
+  t.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200, 'the workers drain too')
   t.equal(await server.exited, 0)
+  t.equal([...server.stdout().matchAll(/draining: \/ready answers 503/g)].length, 2, 'each worker drained')
 })
 
 const badSettings: Array<[string, Record<string, string>, RegExp]> = [
