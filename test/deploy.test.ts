@@ -1,0 +1,77 @@
+// The container recipe and the Kubernetes manifests, held to the service's own ports, routes and
+// settings so that they cannot drift. Nothing is built or deployed here (no image pulls, no cluster).
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { parseAllDocuments } from 'yaml'
+import { resolveOptions } from '../plugins/clerk-auth/options.js'
+import { clerkAuthOptions, settingsSchema, type Settings } from '../src/settings.js'
+import { buildApp, tempDir } from './helper.js'
+
+const root = join(import.meta.dirname, '..')
+const manifestsDir = join(root, 'deploy/kubernetes')
+type Manifest = { kind: string, metadata: { name: string, labels?: Record<string, string> }, [key: string]: any }
+const manifests: Manifest[] = readdirSync(manifestsDir).filter((file) => file.endsWith('.yaml'))
+  .flatMap((file) => parseAllDocuments(readFileSync(join(manifestsDir, file), 'utf8')).map((doc) => doc.toJS() as Manifest))
+const of = (kind: string): Manifest => manifests.find((manifest) => manifest.kind === kind) as Manifest
+const settingNames = Object.keys(settingsSchema.properties)
+
+t.test('the manifests: one of each kind, all about the same app', async (t) => {
+  t.same(manifests.map((manifest) => manifest.kind).sort(), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Secret', 'Service'])
+  const deployment = of('Deployment')
+  const labels = deployment.spec.template.metadata.labels
+  t.same(deployment.spec.selector.matchLabels, labels)
+  t.same(of('Service').spec.selector, labels)
+  t.same(of('PodDisruptionBudget').spec.selector.matchLabels, labels)
+  t.equal(of('HorizontalPodAutoscaler').spec.scaleTargetRef.name, deployment.metadata.name)
+  t.ok(of('PodDisruptionBudget').spec.minAvailable < deployment.spec.replicas, 'a disruption can take one pod at a time')
+})
+
+t.test('the settings: names the service reads, values it accepts, secrets apart', async (t) => {
+  const config = of('ConfigMap').data as Record<string, string>
+  const secrets = of('Secret').stringData as Record<string, string>
+  for (const name of [...Object.keys(config), ...Object.keys(secrets)]) t.ok(settingNames.includes(name), `${name} is a setting`)
+  for (const name of Object.keys(secrets)) t.match(name, /SECRET/, `${name} is a secret`)
+  const container = of('Deployment').spec.template.spec.containers[0]
+  t.same(container.envFrom.map((from: Record<string, { name: string }>) => Object.values(from)[0]?.name), [of('ConfigMap').metadata.name, of('Secret').metadata.name])
+  // what the service would make of them: the settings schema, then the plugin's own checks
+  const { default: envSchema } = await import('env-schema')
+  const settings = envSchema<Settings>({ schema: settingsSchema, data: { ...config, ...secrets }, dotenv: false })
+  t.equal(settings.NODE_ENV, 'production')
+  t.doesNotThrow(() => resolveOptions(clerkAuthOptions(settings, null)), 'clerk-auth takes the options they make')
+})
+
+t.test('the container: port, probes and drain agree with the service', async (t) => {
+  const config = of('ConfigMap').data as Record<string, string>
+  const pod = of('Deployment').spec.template.spec
+  const container = pod.containers[0]
+  const port = container.ports.find((p: { name: string }) => p.name === 'http').containerPort
+  t.equal(port, Number(config.PORT))
+  t.equal(config.HOST, '0.0.0.0', 'reachable from outside the pod')
+  t.equal(of('Service').spec.ports[0].targetPort, 'http')
+  t.equal(container.readinessProbe.httpGet.path, '/ready')
+  t.equal(container.livenessProbe.httpGet.path, '/health')
+  t.equal(container.readinessProbe.httpGet.port, 'http')
+  const app = await buildApp(t, { DEV_ISSUER_PORT: 0, DEV_ISSUER_DIR: tempDir(t) })
+  for (const path of ['/ready', '/health']) t.ok(app.hasRoute({ method: 'GET', url: path }), `${path} is a route`)
+  t.ok(container.resources.requests.cpu !== undefined && container.resources.requests.memory !== undefined, 'resource requests')
+  // closing waits the drain plus up to 10 s for requests in flight (src/server.ts)
+  t.ok(pod.terminationGracePeriodSeconds * 1000 > Number(config.SHUTDOWN_DRAIN_MS) + 10_000, 'the grace period outlasts the drain')
+  t.equal(pod.securityContext.runAsNonRoot, true)
+})
+
+t.test('the Dockerfile: multi-stage, production dependencies, non-root, the same port, a health check', async (t) => {
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
+  const config = of('ConfigMap').data as Record<string, string>
+  t.equal([...dockerfile.matchAll(/^FROM node:(\d+)/gm)].length, 2, 'two stages')
+  for (const [, major] of dockerfile.matchAll(/^FROM node:(\d+)/gm)) t.equal(major, process.versions.node.split('.')[0], 'the Node major version CI runs')
+  t.match(dockerfile, /npm prune --omit=dev/)
+  t.match(dockerfile, /^USER node$/m)
+  t.match(dockerfile, new RegExp(`^EXPOSE ${config.PORT as string}$`, 'm'))
+  t.match(dockerfile, /HOST=0\.0\.0\.0/)
+  t.match(dockerfile, /^HEALTHCHECK [\s\S]*\/health/m)
+  const [, entry] = /^CMD \["node", "([^"]+)"\]$/m.exec(dockerfile) ?? []
+  t.ok(entry !== undefined && existsSync(join(root, entry)), `${entry ?? 'the entry point'} is what the build makes`)
+  const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n')
+  for (const path of ['node_modules', '.env', '.dev-issuer', '.git']) t.ok(ignored.includes(path), `${path} stays out of the image`)
+})
