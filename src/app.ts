@@ -35,6 +35,15 @@ class ErrorsOnlyLogController extends LogController {
   }
 }
 
+/**
+ * The logger for the server process: readable lines (pino-pretty) for a person at a terminal outside
+ * production, JSON lines for everything else (log collectors, pipes, containers).
+ */
+export function processLogger (nodeEnv: string | undefined, stdoutIsTerminal: boolean): FastifyLoggerOptions {
+  if (!stdoutIsTerminal || nodeEnv === 'production') return { level: 'info' }
+  return { level: 'info', transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } as FastifyLoggerOptions
+}
+
 /** Fastify's own options, shared by the server and the tests so both build the same app. */
 export function serverOptions (logger: false | FastifyLoggerOptions): FastifyServerOptions {
   return {

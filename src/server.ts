@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
-import serviceApp, { serverOptions } from './app.js'
+import serviceApp, { processLogger, serverOptions } from './app.js'
 import { readSettings, type Settings } from './settings.js'
 
 function exitWith (message: string): never {
@@ -41,8 +41,12 @@ async function runPrimary (workers: number): Promise<void> {
 }
 
 async function runServer (): Promise<void> {
-  // LOG_LEVEL is applied by the app once the settings are validated.
-  const app = Fastify(serverOptions({ level: 'info' }))
+  // LOG_LEVEL is applied by the app once the settings are validated; a bad setting is reported below.
+  let nodeEnv: string | undefined
+  try {
+    nodeEnv = readSettings().NODE_ENV
+  } catch {}
+  const app = Fastify(serverOptions(processLogger(nodeEnv, process.stdout.isTTY === true)))
   app.register(fp(serviceApp))
 
   try {

@@ -1,4 +1,6 @@
+import Fastify from 'fastify'
 import t from 'tap'
+import { processLogger, serverOptions } from '../src/app.js'
 import { buildApp, logLines, startIssuer } from './helper.js'
 
 t.test('request lines are off by default', async (t) => {
@@ -97,4 +99,17 @@ t.test('a request\'s logger carries the request id and honours levels', async (t
   const verbose = await app.inject({ method: 'GET', url: '/verbose' })
   t.same(verbose.json(), { level: 'debug' })
   t.ok(lines.some((line) => line.includes('a route with its own level')))
+})
+
+t.test('readable lines at a terminal outside production, JSON everywhere else', async (t) => {
+  t.match(processLogger('development', true), { transport: { target: 'pino-pretty' } })
+  t.match(processLogger(undefined, true), { transport: { target: 'pino-pretty' } }, 'settings not read yet: a terminal still gets readable lines')
+  t.same(processLogger('production', true), { level: 'info' }, 'production logs JSON even at a terminal')
+  t.same(processLogger('development', false), { level: 'info' }, 'a pipe or a file gets JSON')
+  // the transport loads and the redaction still applies before it
+  const options = serverOptions(processLogger('development', true))
+  t.match(options.logger, { redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'] } })
+  const app = Fastify(options)
+  await app.ready()
+  await app.close()
 })
