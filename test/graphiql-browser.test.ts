@@ -2,11 +2,11 @@
 // development token, show the refusal without one, and ask nothing of any other origin.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import t from 'tap'
+import { offlinePage } from './browser.js'
 import { buildApp, startIssuer, tempDir } from './helper.js'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ARTIFACTS = join(import.meta.dirname, '../test-artifacts')
 
 async function runQuery (page: Page): Promise<void> {
@@ -22,20 +22,7 @@ t.test('GraphiQL works offline, with and without a token', async (t) => {
   const app = await buildApp(t, { DEV_ISSUER_PORT: 0, DEV_ISSUER_DIR: dir })
   const base = await app.listen({ host: '127.0.0.1', port: 0 })
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'
-    ]
-  })
-  t.teardown(async () => await browser.close())
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-  const requested: string[] = []
-  const problems: string[] = []
-  page.on('request', (request) => { requested.push(request.url()) })
-  page.on('console', (message) => { if (message.type() === 'error') problems.push(message.text()) })
-  page.on('pageerror', (error) => { problems.push(error.message) })
+  const { page, requested, problems } = await offlinePage(t)
 
   await page.goto(`${base}/graphiql`)
   await page.locator('.graphiql-query-editor .CodeMirror').waitFor({ state: 'visible', timeout: 20_000 })
