@@ -219,6 +219,10 @@ export interface TestBackendApi {
   secretKey: string
   machineSecretKey: string
   mode: BackendApiMode
+  /** When set, every verify request gets this answer instead (odd bodies and statuses Clerk might send). */
+  override: { status: number, body: unknown } | undefined
+  /** The clock Clerk judges `expired` by: Date.now unless a test sets its own. */
+  now: () => number
   /** Every request received, in order. */
   calls: Array<{ path: string, authorization: string | undefined, version: string | undefined, contentType: string | undefined, body: Record<string, unknown> }>
   /** Registers a token Clerk knows; answers the token. */
@@ -236,6 +240,8 @@ export async function startBackendApi (t: Test): Promise<TestBackendApi> {
     secretKey: 'sk_test_backendapitest',
     machineSecretKey: 'ak_machinesecrettest',
     mode: 'ok',
+    override: undefined,
+    now: Date.now,
     calls: [],
     add (record) {
       const token = `${OPAQUE_PREFIXES[record.type]}${randomBytes(16).toString('hex')}`
@@ -267,8 +273,8 @@ export async function startBackendApi (t: Test): Promise<TestBackendApi> {
         case 'error': res.writeHead(500, { 'content-type': 'application/json' }).end('{"errors":[{"message":"boom","code":"internal"}]}'); return
         case 'garbage': res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":'); return
       }
-      const answer = answerBackendApi({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization, body: text },
-        { secretKey: api.secretKey, machineSecretKeys: [api.machineSecretKey] }, (_type, token) => records.get(token), Date.now())
+      const answer = api.override ?? answerBackendApi({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization, body: text },
+        { secretKey: api.secretKey, machineSecretKeys: [api.machineSecretKey] }, (_type, token) => records.get(token), api.now())
       res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body))
     })
   })

@@ -143,3 +143,62 @@ t.test('API keys need the secret key: declared without one, start-up stops and s
   await t.rejects(buildApp(t, { CLERK_ISSUER_URL: issuer.url, CLERK_SECRET_KEY: 'pk_test_abc' }), /CLERK_SECRET_KEY must be your instance's secret key/)
   await t.rejects(buildApp(t, { CLERK_ISSUER_URL: issuer.url, CLERK_SECRET_KEY: 'sk_test_abc', CLERK_API_URL: 'http://api.clerk.com' }), /CLERK_API_URL must be Clerk's Backend API URL/)
 })
+
+t.test('a 200 Clerk could send but should not: odd bodies are Clerk\'s fault (503), not the caller\'s', async (t) => {
+  const issuer = await startIssuer(t)
+  const api = await startBackendApi(t)
+  const { get } = await machineApp(t, issuer, api)
+  const good = { object: 'api_key', id: 'ak_1', subject: 'user_1', scopes: ['a'], claims: null, revoked: false, expired: false, expiration: null }
+  const odd: Array<[string, unknown]> = [
+    ['another object', { ...good, object: 'machine_to_machine_token' }],
+    ['no id', { ...good, id: undefined }],
+    ['an empty subject', { ...good, subject: '' }],
+    ['a subject that is not a string', { ...good, subject: 7 }],
+    ['scopes not a list', { ...good, scopes: 'a b' }],
+    ['a scope that is not a string', { ...good, scopes: ['a', 1] }],
+    ['an expiration that is not a time', { ...good, expiration: 'soon' }],
+    ['no body', null]
+  ]
+  for (const [name, body] of odd) {
+    api.override = { status: 200, body }
+    t.equal((await get('/machine-pings/1', `ak_odd_${name.replaceAll(' ', '_')}`)).json().code, 'clerk_api_unavailable', name)
+  }
+  api.override = { status: 200, body: { ...good, scopes: undefined } }
+  t.match((await get('/me', 'ak_no_scopes')).json(), { scopes: [] }, 'no scopes: none')
+  api.override = { status: 200, body: { active: false } }
+  t.equal((await get('/machine-pings/1', 'oat_inactive')).json().code, 'token_expired', 'an OAuth token Clerk calls inactive')
+  for (const [status, code] of [[400, 'token_unknown'], [422, 'token_unknown'], [403, 'clerk_api_unavailable'], [429, 'clerk_api_unavailable']] as const) {
+    api.override = { status, body: { errors: [{ message: 'no', code: 'x' }] } }
+    t.equal((await get('/machine-pings/1', `ak_status_${status}`)).json().code, code, `HTTP ${status}`)
+  }
+})
+
+t.test('refusals are cached for the cache period too; expiration is exact to the millisecond', async (t) => {
+  const issuer = await startIssuer(t)
+  const api = await startBackendApi(t)
+  const clock = testClock()
+  api.now = clock.now
+  const { get } = await machineApp(t, issuer, api, { CLERK_MACHINE_TOKEN_CACHE_MS: 10_000 }, clock.now)
+  for (const record of [{ type: 'api_key', revoked: true }, { type: 'm2m_token', expiration: clock.now() }, { type: 'api_key', expiration: clock.now() - 1 }] as const) {
+    const token = api.add(record)
+    const calls = api.calls.length
+    const first = (await get('/machine-pings/1', token)).json().code
+    t.equal((await get('/machine-pings/1', token)).json().code, first, JSON.stringify(record))
+    t.equal(api.calls.length, calls + 1, 'one call for both')
+  }
+  t.equal((await get('/machine-pings/1', api.add({ type: 'api_key', expiration: clock.now() + 1 }))).statusCode, 200, 'a millisecond left is enough')
+  const short = api.add({ type: 'api_key', expiration: clock.now() + 2000 })
+  t.equal((await get('/machine-pings/1', short)).statusCode, 200)
+  clock.advance(2000)
+  t.equal((await get('/machine-pings/1', short)).json().code, 'token_expired', 'the cache never outlives the expiration')
+  const unknown = 'ak_unknown_for_long'
+  t.equal((await get('/machine-pings/1', unknown)).json().code, 'token_unknown')
+  const calls = api.calls.length
+  clock.advance(9999)
+  t.equal((await get('/machine-pings/1', unknown)).json().code, 'token_unknown')
+  t.equal(api.calls.length, calls, 'still cached')
+  clock.advance(1)
+  await get('/machine-pings/1', unknown)
+  t.equal(api.calls.length, calls + 1, 'asked again after the cache period')
+  t.equal((await get('/machine-pings/1', `ak_${'x'.repeat(509)}`)).json().code, 'token_unknown', '512 characters is still a token')
+})

@@ -53,12 +53,14 @@ t.test('which cookie: each of Clerk\'s rules, first match wins', async (t) => {
     ['3. no suffixed cookies: plain', { __session: plain, __client_uat: '1' }, plain],
     ['3. an empty suffixed uat is none', { __session: plain, '__client_uat_<s>': '' }, plain],
     ['4. both signed in, plain newer: plain', { __session: ours(nowS - 5), '__session_<s>': suffixed, '__client_uat_<s>': '1', __client_uat: '1' }, ours(nowS - 5)],
+    ['4. plain signed out, plain newer: not this rule', { __session: ours(nowS - 5), '__session_<s>': suffixed, '__client_uat_<s>': '1', __client_uat: '0' }, suffixed],
     ['4. both signed in, suffixed newer: suffixed', { __session: ours(nowS - 30), '__session_<s>': suffixed, '__client_uat_<s>': '1', __client_uat: '1' }, suffixed],
     ['5. suffixed signed out, plain signed in: plain', { __session: ours(nowS - 30), '__session_<s>': suffixed, '__client_uat_<s>': '0', __client_uat: '1' }, ours(nowS - 30)],
     ['6. development: suffixed expired, plain signed out: plain', { '__session_<s>': ours(nowS - 120, nowS - 60), '__client_uat_<s>': '1', __client_uat: '0' }, undefined],
     ['6. production: the same cookies, suffixed', { '__session_<s>': ours(nowS - 120, nowS - 60), '__client_uat_<s>': '1', __client_uat: '0' }, ours(nowS - 120, nowS - 60), 'live'],
     ['6. development, suffixed not expired: suffixed', { '__session_<s>': ours(nowS - 20), '__client_uat_<s>': '1', __client_uat: '0' }, ours(nowS - 20)],
     ['7. a suffixed session without its uat: plain', { __session: ours(nowS - 30), '__session_<s>': suffixed }, ours(nowS - 30)],
+    ['7. ... an empty suffixed uat is none', { __session: ours(nowS - 30), '__session_<s>': suffixed, '__client_uat_<s>': '' }, ours(nowS - 30)],
     ['8. otherwise: suffixed', { '__session_<s>': suffixed, '__client_uat_<s>': '1' }, suffixed]
   ]
   for (const [name, cookies, expected, type] of cases) t.equal(pick(cookies, type), expected, name)

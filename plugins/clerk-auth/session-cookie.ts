@@ -55,8 +55,8 @@ export function createSessionCookieReader (publishableKey: string, key: Publisha
   const suffixedUat = `${CLIENT_UAT}_${suffix}`
 
   function usesSuffixed (cookies: Record<string, string | undefined>): boolean {
-    // as in Clerk's SDK, an empty cookie is no cookie
-    const uat = cookies[CLIENT_UAT] === '' ? undefined : cookies[CLIENT_UAT]
+    // as in Clerk's SDK, an empty cookie is no cookie (the plain uat is only ever compared with '0')
+    const uat = cookies[CLIENT_UAT]
     const suffixedUatValue = cookies[suffixedUat] === '' ? undefined : cookies[suffixedUat]
     const session = cookies[SESSION] ?? ''
     const suffixed = cookies[suffixedSession] ?? ''
