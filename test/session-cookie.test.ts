@@ -27,7 +27,11 @@ t.test("publishable keys: Clerk's parsing vectors", async (t) => {
     'pk_live_ZmFrZS1jbGVyay1tYWxmb3JtZWQuY2xlcmsuYWNjb3VudHMuZGV2JGV4dHJh', // text after the $
     'pk_live_ZmFrZS1jbGVyay1tdWx0aXBsZS5jbGVyay5hY2NvdW50cy5kZXYkJA==', // two $
     'pk_live_aW52YWxpZGtleSQ=', // not a domain
-    'sk_live_Y2xlcmsuY2xlcmsuZGV2JA=='
+    'sk_live_Y2xlcmsuY2xlcmsuZGV2JA==',
+    'xpk_test_Y2xlcmsuY2xlcmsuZGV2JA==', // something before the prefix
+    'pk_test_Y2xlcmsuY2xlcmsuZGV2JA==!', // something after the key
+    `pk_test_${Buffer.from('clerk.clerk.dev').toString('base64')}`, // no $ at the end
+    `pk_test_${Buffer.from('x/clerk.clerk.dev$').toString('base64')}` // not a host
   ]) t.equal(parsePublishableKey(key), undefined, key)
 })
 
@@ -48,16 +52,21 @@ t.test('which cookie: each of Clerk\'s rules, first match wins', async (t) => {
   const cases: Array<[string, Record<string, string>, string | undefined, string?]> = [
     ['1. a plain session without iss: plain', { __session: token({ iat: nowS }), '__session_<s>': suffixed, '__client_uat_<s>': '1' }, token({ iat: nowS })],
     ['1. a plain session that is no JWT: plain', { __session: 'junk', '__session_<s>': suffixed, '__client_uat_<s>': '1' }, 'junk'],
+    ['1. an iss of 0 is none', { __session: token({ iss: 0, iat: nowS }), '__session_<s>': suffixed, '__client_uat_<s>': '1' }, token({ iss: 0, iat: nowS })],
+    ['1. an iss of false is none', { __session: token({ iss: false, iat: nowS }), '__session_<s>': suffixed, '__client_uat_<s>': '1' }, token({ iss: false, iat: nowS })],
+    ['2. an http iss of this instance is this instance (then rule 4)', { __session: token({ iss: `http://${frontendApi}`, iat: nowS - 5 }), '__session_<s>': suffixed, '__client_uat_<s>': '1', __client_uat: '1' }, token({ iss: `http://${frontendApi}`, iat: nowS - 5 })],
     ['2. a plain session of another instance: suffixed', { __session: theirs, '__session_<s>': suffixed, '__client_uat_<s>': '1', __client_uat: '1' }, suffixed],
     ['2. ... even without a suffixed one', { __session: theirs }, undefined],
     ['3. no suffixed cookies: plain', { __session: plain, __client_uat: '1' }, plain],
     ['3. an empty suffixed uat is none', { __session: plain, '__client_uat_<s>': '' }, plain],
     ['4. both signed in, plain newer: plain', { __session: ours(nowS - 5), '__session_<s>': suffixed, '__client_uat_<s>': '1', __client_uat: '1' }, ours(nowS - 5)],
     ['4. plain signed out, plain newer: not this rule', { __session: ours(nowS - 5), '__session_<s>': suffixed, '__client_uat_<s>': '1', __client_uat: '0' }, suffixed],
+    ['4. both signed in, issued the same second: suffixed', { __session: ours(nowS - 20, nowS + 100), '__session_<s>': suffixed, '__client_uat_<s>': '1', __client_uat: '1' }, suffixed],
     ['4. both signed in, suffixed newer: suffixed', { __session: ours(nowS - 30), '__session_<s>': suffixed, '__client_uat_<s>': '1', __client_uat: '1' }, suffixed],
     ['5. suffixed signed out, plain signed in: plain', { __session: ours(nowS - 30), '__session_<s>': suffixed, '__client_uat_<s>': '0', __client_uat: '1' }, ours(nowS - 30)],
     ['6. development: suffixed expired, plain signed out: plain', { '__session_<s>': ours(nowS - 120, nowS - 60), '__client_uat_<s>': '1', __client_uat: '0' }, undefined],
     ['6. production: the same cookies, suffixed', { '__session_<s>': ours(nowS - 120, nowS - 60), '__client_uat_<s>': '1', __client_uat: '0' }, ours(nowS - 120, nowS - 60), 'live'],
+    ['6. development, suffixed expiring this very second: plain', { '__session_<s>': ours(nowS - 60, nowS), '__client_uat_<s>': '1', __client_uat: '0' }, undefined],
     ['6. development, suffixed not expired: suffixed', { '__session_<s>': ours(nowS - 20), '__client_uat_<s>': '1', __client_uat: '0' }, ours(nowS - 20)],
     ['7. a suffixed session without its uat: plain', { __session: ours(nowS - 30), '__session_<s>': suffixed }, ours(nowS - 30)],
     ['7. ... an empty suffixed uat is none', { __session: ours(nowS - 30), '__session_<s>': suffixed, '__client_uat_<s>': '' }, ours(nowS - 30)],
