@@ -196,7 +196,8 @@ export function checkSettings (settings: Settings): void {
   }
 }
 
-const unlessEmpty = (value: string | undefined): string | undefined => value === '' ? undefined : value
+/** An optional setting's value: empty means unset. */
+export const unlessEmpty = (value: string | undefined): string | undefined => value === '' ? undefined : value
 
 /** The clerk-auth options for these settings; the development issuer stands in when CLERK_ISSUER_URL is unset. */
 export function clerkAuthOptions (settings: Settings, devIssuer: { url: string, secretKey: string } | null | undefined): ClerkAuthOptions {

@@ -19,9 +19,12 @@ t.test("the suffix: Clerk's vectors", async (t) => {
 })
 
 t.test("publishable keys: Clerk's parsing vectors", async (t) => {
-  t.same(parsePublishableKey('pk_live_ZmFrZS1jbGVyay10ZXN0LmNsZXJrLmFjY291bnRzLmRldiQ='), { instanceType: 'production', frontendApi: 'fake-clerk-test.clerk.accounts.dev' })
-  t.same(parsePublishableKey('pk_test_Zm9vLWJhci0xMy5jbGVyay5hY2NvdW50cy5kZXYk'), { instanceType: 'development', frontendApi: 'foo-bar-13.clerk.accounts.dev' })
-  t.same(parsePublishableKey('pk_test_Y2xlcmsuY2xlcmsuZGV2JA=='), { instanceType: 'development', frontendApi: 'clerk.clerk.dev' })
+  const keys: Array<[string, string, string]> = [
+    ['pk_live_ZmFrZS1jbGVyay10ZXN0LmNsZXJrLmFjY291bnRzLmRldiQ=', 'production', 'fake-clerk-test.clerk.accounts.dev'],
+    ['pk_test_Zm9vLWJhci0xMy5jbGVyay5hY2NvdW50cy5kZXYk', 'development', 'foo-bar-13.clerk.accounts.dev'],
+    ['pk_test_Y2xlcmsuY2xlcmsuZGV2JA==', 'development', 'clerk.clerk.dev']
+  ]
+  for (const [key, instanceType, frontendApi] of keys) t.same(parsePublishableKey(key), { key, instanceType, frontendApi }, key)
   for (const key of [
     '', 'whatever', 'fake_pk', 'pk_live', 'pk_live_', 'pk_live_invalid', 'pk_live_invalid!@#$',
     'pk_live_ZmFrZS1jbGVyay1tYWxmb3JtZWQuY2xlcmsuYWNjb3VudHMuZGV2JGV4dHJh', // text after the $
@@ -45,7 +48,7 @@ t.test('which cookie: each of Clerk\'s rules, first match wins', async (t) => {
     const key = publishableKeyOf(frontendApi, type)
     const suffix = cookieSuffix(key)
     const header = Object.entries(cookies).map(([name, value]) => `${name.replace('<s>', suffix)}=${value}`).join('; ')
-    return createSessionCookieReader(key, parsePublishableKey(key) as NonNullable<ReturnType<typeof parsePublishableKey>>, () => nowS * 1000)(header)
+    return createSessionCookieReader(parsePublishableKey(key) as NonNullable<ReturnType<typeof parsePublishableKey>>, () => nowS * 1000)(header)
   }
   const plain = ours(nowS - 10)
   const suffixed = ours(nowS - 20)

@@ -5,7 +5,7 @@ import { Ajv, type ErrorObject } from 'ajv'
 import type { KeyObject } from 'node:crypto'
 import type { FromSchema } from 'json-schema-to-ts'
 import { parsePemPublicKey } from './jwks.js'
-import { parsePublishableKey } from './session-cookie.js'
+import { parsePublishableKey, type PublishableKey } from './session-cookie.js'
 
 const milliseconds = (minimum: number, maximum: number, fallback: number) =>
   ({ type: 'integer', minimum, maximum, default: fallback }) as const
@@ -60,12 +60,12 @@ export type ClerkAuthOptions = Omit<FromSchema<typeof clerkAuthOptionsSchema, { 
   log?: Logger
 }
 
-/** The options after validation: defaults applied, issuer normalised, the PEM parsed. */
+/** The options after validation: defaults applied, issuer normalised, the PEM and the publishable key parsed. */
 export interface ResolvedOptions extends Required<Omit<ClerkAuthOptions, 'authorizedParties' | 'jwtKey' | 'machineId' | 'publishableKey' | 'secretKey' | 'machineSecretKey'>> {
   authorizedParties: ReadonlySet<string> | undefined
   jwtKey: KeyObject | undefined
   machineId: string | undefined
-  publishableKey: string | undefined
+  publishableKey: PublishableKey | undefined
   secretKey: string | undefined
   machineSecretKey: string | undefined
 }
@@ -104,11 +104,6 @@ function normalizeUrl (value: string, option: 'issuer' | 'apiUrl'): string {
     throw invalidOption(option, 'must not carry credentials, a query or a fragment')
   }
   return value.replace(/\/+$/, '')
-}
-
-/** The issuer as tokens carry it (no trailing slash). */
-export function normalizeIssuer (value: string): string {
-  return normalizeUrl(value, 'issuer')
 }
 
 function checkOrigin (party: string): void {
@@ -151,11 +146,13 @@ export function resolveOptions (options: ClerkAuthOptions): ResolvedOptions {
   if (valid.jwksMaxStaleMs < valid.jwksRefreshIntervalMs) {
     throw invalidOption('jwksMaxStaleMs', `must be at least jwksRefreshIntervalMs (${valid.jwksRefreshIntervalMs} ms)`)
   }
-  const issuer = normalizeIssuer(valid.issuer)
+  // the issuer as tokens carry it
+  const issuer = normalizeUrl(valid.issuer, 'issuer')
+  let publishableKey: PublishableKey | undefined
   if (valid.publishableKey !== undefined) {
-    const key = parsePublishableKey(valid.publishableKey)
-    if (key === undefined) throw invalidOption('publishableKey', 'must be a Clerk publishable key, pk_live_… or pk_test_…')
-    if (key.frontendApi !== issuer.replace(/^https?:\/\//, '')) throw invalidOption('publishableKey', 'must belong to the issuer\'s instance: it names another Frontend API')
+    publishableKey = parsePublishableKey(valid.publishableKey)
+    if (publishableKey === undefined) throw invalidOption('publishableKey', 'must be a Clerk publishable key, pk_live_… or pk_test_…')
+    if (publishableKey.frontendApi !== issuer.replace(/^https?:\/\//, '')) throw invalidOption('publishableKey', 'must belong to the issuer\'s instance: it names another Frontend API')
   }
   let jwtKey: KeyObject | undefined
   if (valid.jwtKey !== undefined) {
@@ -168,7 +165,7 @@ export function resolveOptions (options: ClerkAuthOptions): ResolvedOptions {
     clockSkewMs: valid.clockSkewMs,
     acceptPendingSessions: valid.acceptPendingSessions,
     machineId: valid.machineId,
-    publishableKey: valid.publishableKey,
+    publishableKey,
     secretKey: valid.secretKey,
     machineSecretKey: valid.machineSecretKey,
     apiUrl: normalizeUrl(valid.apiUrl, 'apiUrl'),

@@ -6,6 +6,8 @@ import { parseCookie } from 'cookie'
 import { decodeJwt } from './jwt.js'
 
 export interface PublishableKey {
+  /** The key as configured: the cookie suffix is derived from it. */
+  key: string
   /** The Frontend API host the key names, e.g. clerk.example.com (no scheme). */
   frontendApi: string
   instanceType: 'production' | 'development'
@@ -23,7 +25,7 @@ export function parsePublishableKey (key: string): PublishableKey | undefined {
   if (!decoded.endsWith('$')) return undefined
   const frontendApi = decoded.slice(0, -1)
   if (!FRONTEND_API.test(frontendApi)) return undefined
-  return { frontendApi, instanceType: match[1] === 'live' ? 'production' : 'development' }
+  return { key, frontendApi, instanceType: match[1] === 'live' ? 'production' : 'development' }
 }
 
 /** The cookie-name suffix: the first 8 characters of the URL-safe base64 SHA-1 of the whole key. */
@@ -49,8 +51,8 @@ export function readPlainSessionCookie (cookieHeader: string): string | undefine
  * With a publishable key: Clerk's rules, first match wins. The tokens are only decoded here, to read
  * iss, iat and exp; whichever is chosen is then verified like any other. now: ms since the epoch.
  */
-export function createSessionCookieReader (publishableKey: string, key: PublishableKey, now: () => number): SessionCookieReader {
-  const suffix = cookieSuffix(publishableKey)
+export function createSessionCookieReader (key: PublishableKey, now: () => number): SessionCookieReader {
+  const suffix = cookieSuffix(key.key)
   const suffixedSession = `${SESSION}_${suffix}`
   const suffixedUat = `${CLIENT_UAT}_${suffix}`
 

@@ -7,7 +7,7 @@ import { decodeJwt, hasValidRs256Signature, type DecodedJwt } from './jwt.js'
 import { resolveOptions, type ClerkAuthOptions, type ResolvedOptions } from './options.js'
 import { RefusalError } from './refusals.js'
 import { checkClaims, checkHeader, checkTypedHeader, type ClaimPolicy } from './token-checks.js'
-import { createSessionCookieReader, parsePublishableKey, readPlainSessionCookie } from './session-cookie.js'
+import { createSessionCookieReader, readPlainSessionCookie } from './session-cookie.js'
 import { createMachineApi } from './machine-api.js'
 import { findToken } from './token-source.js'
 import { jwtTokenType, opaqueTokenType, SESSIONS_ONLY, type JwtTokenType, type TokenType } from './token-types.js'
@@ -86,10 +86,9 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
       log: resolved.log
     })
   // Read only when there is no Authorization header.
-  const publishableKey = resolved.publishableKey === undefined ? undefined : parsePublishableKey(resolved.publishableKey)
-  const readSessionCookie = publishableKey === undefined
+  const readSessionCookie = resolved.publishableKey === undefined
     ? readPlainSessionCookie
-    : createSessionCookieReader(resolved.publishableKey as string, publishableKey, now)
+    : createSessionCookieReader(resolved.publishableKey, now)
   let signatureChecks = 0
   let cacheHits = 0
 

@@ -6,7 +6,7 @@
 //   npm run -s token -- --api-key [--sub user_123] [--name n] [--scope 'a b'] [--revoked]   an API key (ak_…)
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { configuredIssuer, developmentAzp, readSettings, type Settings } from '../settings.js'
+import { configuredIssuer, developmentAzp, readSettings, unlessEmpty, type Settings } from '../settings.js'
 import { mintDevOpaqueToken } from './backend-api.js'
 import { devIssuerUrl, mintDevM2mToken, mintDevOAuthToken, mintDevToken } from './dev-issuer.js'
 import { loadOrCreateSigningKey } from './signing-key.js'
@@ -53,7 +53,7 @@ if (values.m2m && values.sub !== undefined && !values.sub.startsWith('mch_')) fa
 
 const key = loadOrCreateSigningKey(resolve(config.DEV_ISSUER_DIR))
 const issuer = devIssuerUrl(config.DEV_ISSUER_PORT)
-const machineId = config.CLERK_MACHINE_ID === undefined || config.CLERK_MACHINE_ID === '' ? undefined : config.CLERK_MACHINE_ID
+const machineId = unlessEmpty(config.CLERK_MACHINE_ID)
 const scopes = values.scope.split(' ').filter((scope) => scope !== '')
 const expiration = Date.now() + ttlSeconds * 1000
 const sub = values.sub
