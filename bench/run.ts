@@ -5,6 +5,7 @@
 //          --recipe (adds the design card's recipe, @fastify/jwt + get-jwks, as a third target in every round).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -144,8 +145,19 @@ const apiKey = mintDevOpaqueToken(key.privateKey, { type: 'api_key', subject: 'u
 const otherKey = generateSigningKey()
 const badToken = signJwt({ kid: key.publicJwk.kid }, claimsFor('sess_forged'), otherKey.privateKey)
 
-const serviceEnv = { CLERK_ISSUER_URL: issuer.url, CLERK_SECRET_KEY: issuer.secretKey, CLERK_API_URL: issuer.url, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', CLERK_VERIFICATION_CACHE_SIZE: CACHE_SIZE }
-const service = await startServer('service', join(root, 'dist/src/server.js'), serviceEnv, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
+/** A port free at the time of asking (for the metrics listener: METRICS_PORT=0 turns it off). */
+async function freePort (): Promise<number> {
+  const server = createNetServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+const serviceEnv = { METRICS_PORT: '0', CLERK_ISSUER_URL: issuer.url, CLERK_SECRET_KEY: issuer.secretKey, CLERK_API_URL: issuer.url, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', CLERK_VERIFICATION_CACHE_SIZE: CACHE_SIZE }
+// The service as shipped, metrics on; and the same with METRICS_PORT=0, to show what counting costs.
+const service = await startServer('service', join(root, 'dist/src/server.js'), { ...serviceEnv, METRICS_PORT: String(await freePort()) }, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
+const metricsOff = await startServer('service, metrics off', join(root, 'dist/src/server.js'), serviceEnv, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
 const ceiling = await startServer('ceiling', join(import.meta.dirname, 'bare-server.js'), {}, /listening (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
 // For the distinct-token scenario: the ceiling plus one RSA-2048 verification per request.
 const rsaLimit = await startServer('RSA limit', join(import.meta.dirname, 'bare-server.js'), { BARE_RSA_VERIFY: '1' }, /listening (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
@@ -171,7 +183,7 @@ const scenarios: Scenario[] = [
 ]
 
 type Measured = LoadResult & { cpuMicrosPerRequest: number }
-interface Sample { service: Measured, ceiling: Measured, ratio: number, cpuRatio: number, unexpected: number, rsaLimit?: Measured, recipe?: Measured }
+interface Sample { service: Measured, ceiling: Measured, metricsOff: Measured, ratio: number, cpuRatio: number, unexpected: number, rsaLimit?: Measured, recipe?: Measured }
 const samples = new Map<string, Sample[]>(scenarios.map((s) => [s.name, []]))
 const peakRss = new Map<string, number>()
 
@@ -182,7 +194,7 @@ function unexpectedOf (result: LoadResult, expect: number): number {
 
 // A short warm-up of every path on both servers (JIT, caches, keys).
 for (const scenario of scenarios) {
-  for (const target of [service, ceiling, ...(scenario.withRsaLimit === true ? [rsaLimit] : []), ...(recipe === undefined || scenario.machine === true ? [] : [recipe])]) {
+  for (const target of [service, ceiling, metricsOff, ...(scenario.withRsaLimit === true ? [rsaLimit] : []), ...(recipe === undefined || scenario.machine === true ? [] : [recipe])]) {
     await load({ ...scenario.spec, url: target.url, connections, pipelining: 1, durationSeconds: 1 })
   }
 }
@@ -190,7 +202,7 @@ for (const scenario of scenarios) {
 for (let round = 1; round <= rounds; round++) {
   for (const scenario of scenarios) {
     // alternate which target goes first, so neither always gets the warmer machine
-    const order = round % 2 === 1 ? [service, ceiling] : [ceiling, service]
+    const order = round % 2 === 1 ? [service, ceiling, metricsOff] : [metricsOff, ceiling, service]
     if (scenario.withRsaLimit === true) order.splice(1, 0, rsaLimit)
     if (recipe !== undefined && scenario.machine !== true) order.splice(1, 0, recipe)
     const results = new Map<Server, Measured>()
@@ -202,9 +214,10 @@ for (let round = 1; round <= rounds; round++) {
     samples.get(scenario.name)?.push({
       service: serviceResult,
       ceiling: ceilingResult,
+      metricsOff: results.get(metricsOff) as Measured,
       ratio: serviceResult.requestsPerSecond / ceilingResult.requestsPerSecond,
       cpuRatio: ceilingResult.cpuMicrosPerRequest / serviceResult.cpuMicrosPerRequest,
-      unexpected: unexpectedOf(serviceResult, scenario.expect) + unexpectedOf(ceilingResult, 200),
+      unexpected: unexpectedOf(serviceResult, scenario.expect) + unexpectedOf(ceilingResult, 200) + unexpectedOf(results.get(metricsOff) as Measured, scenario.expect),
       rsaLimit: results.get(rsaLimit),
       recipe: recipe === undefined ? undefined : results.get(recipe)
     })
@@ -230,6 +243,8 @@ interface Row {
   ceilingP99Ms: number
   unexpected: number
   serviceRssMiB: number
+  /** The service with metrics off (METRICS_PORT=0), same rounds: its CPU µs per request, and the service's over it (1.00: counting is free). */
+  metricsOff: { cpuMicrosPerRequest: number, cpuCostRatio: number, cpuCostRatios: number[] }
   /** Only for distinct tokens: the RSA limit's req/s over the ceiling's, and the service's over the RSA limit's (same round). */
   rsaLimit?: { ratioToCeiling: number, serviceRatio: number }
   /** Only with --recipe: the design card's recipe in the same rounds. */
@@ -257,6 +272,11 @@ const rows: Row[] = scenarios.map((scenario) => {
           ratioToCeiling: median(withLimit.map(({ sample, limit }) => limit.requestsPerSecond / sample.ceiling.requestsPerSecond)),
           serviceRatio: median(withLimit.map(({ sample, limit }) => sample.service.requestsPerSecond / limit.requestsPerSecond))
         },
+    metricsOff: {
+      cpuMicrosPerRequest: median(list.map((s) => s.metricsOff.cpuMicrosPerRequest)),
+      cpuCostRatio: median(list.map((s) => s.service.cpuMicrosPerRequest / s.metricsOff.cpuMicrosPerRequest)),
+      cpuCostRatios: list.map((s) => Number((s.service.cpuMicrosPerRequest / s.metricsOff.cpuMicrosPerRequest).toFixed(3)))
+    },
     scenario: scenario.name,
     serviceReqPerSec: median(list.map((s) => s.service.requestsPerSecond)),
     ceilingReqPerSec: median(list.map((s) => s.ceiling.requestsPerSecond)),
@@ -323,6 +343,7 @@ if (recipe !== undefined) {
 }
 
 service.child.kill('SIGTERM')
+metricsOff.child.kill('SIGTERM')
 ceiling.child.kill('SIGTERM')
 rsaLimit.child.kill('SIGTERM')
 recipe?.child.kill('SIGTERM')
@@ -347,6 +368,11 @@ const lines = [
 process.stdout.write(`\n${lines.join('\n')}\n`)
 process.stdout.write(`\n${rounds} rounds of ${durationSeconds} s, ${connections} connections; server ${pinned ? `pinned to core ${SERVER_CORE}, load generator to core ${LOAD_CORE}` : 'and load generator unpinned (no taskset)'}.\n`)
 process.stdout.write('ratio: req/s against the ceiling in the same round (median; "rounds" is the lowest and highest round); CPU ratio: the ceiling\'s CPU time per request over the service\'s (both medians over rounds; 1.00 = as fast as no authentication).\n')
+process.stdout.write('\nMetrics on (as shipped) vs off (METRICS_PORT=0), same rounds: CPU µs per request and on/off (median; 1.00 = counting is free):\n')
+for (const row of rows) {
+  process.stdout.write(`  ${pad(row.scenario, 32)} ${num(row.serviceCpuMicrosPerRequest, 1)} vs ${num(row.metricsOff.cpuMicrosPerRequest, 1)} µs, ` +
+    `x${num(row.metricsOff.cpuCostRatio, 3)} (rounds ${num(Math.min(...row.metricsOff.cpuCostRatios), 3)}-${num(Math.max(...row.metricsOff.cpuCostRatios), 3)})\n`)
+}
 for (const row of rows) {
   if (row.rsaLimit === undefined) continue
   process.stdout.write(`RSA limit (the ceiling plus one RSA-2048 verification per request): ${num(row.rsaLimit.ratioToCeiling, 2)} of the ceiling; ` +

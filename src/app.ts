@@ -3,6 +3,8 @@ import fastifyAutoload from '@fastify/autoload'
 import fastifyEnv from '@fastify/env'
 import { LogController, type FastifyInstance, type FastifyLoggerOptions, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import clerkAuth from '../plugins/clerk-auth/index.js'
+import metrics from '../plugins/metrics/index.js'
+import overload from '../plugins/overload.js'
 import devIssuer from './dev-issuer/index.js'
 import { requestLoggerFactory } from './request-logger.js'
 import { checkSettings, clerkAuthOptions, settingErrorFromOption, settingsSchema, toConfigError, type Settings } from './settings.js'
@@ -66,6 +68,9 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
   checkSettings(fastify.config)
   fastify.log.level = fastify.config.LOG_LEVEL
 
+  // First of the request hooks: a shed request costs no verification.
+  await fastify.register(overload, { maxEventLoopDelayMs: fastify.config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, retryAfterSeconds: fastify.config.OVERLOAD_RETRY_AFTER_SECONDS })
+
   // Without CLERK_ISSUER_URL, a local issuer whose URL clerk-auth is given below.
   await fastify.register(devIssuer)
   try {
@@ -75,12 +80,15 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
     throw settingErrorFromOption(err as Error)
   }
 
+  // Before the other plugins, so that every route they and routes/ declare is measured.
+  await fastify.register(metrics, { host: fastify.config.METRICS_HOST, port: fastify.config.METRICS_PORT, now: opts.now })
+
   await fastify.register(fastifyAutoload, {
     dir: join(import.meta.dirname, '../plugins'),
     // plugins/ folders group files; they are not URL prefixes
     dirNameRoutePrefix: false,
-    // clerk-auth is registered above, with its options
-    ignorePattern: /^clerk-auth$|\.d\.ts$|\.map$/
+    // clerk-auth, metrics and overload are registered above, with their options
+    ignorePattern: /^clerk-auth$|^metrics$|^overload\.[jt]s$|\.d\.ts$|\.map$/
   })
   await fastify.register(fastifyAutoload, {
     dir: join(import.meta.dirname, '../routes'),

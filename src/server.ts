@@ -4,6 +4,8 @@ import { setTimeout as delay } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
+import { AggregatorRegistry } from 'prom-client'
+import { listenForMetrics } from '../plugins/metrics/index.js'
 import serviceApp, { processLogger, serverOptions } from './app.js'
 import { readSettings, type Settings } from './settings.js'
 
@@ -12,18 +14,30 @@ function exitWith (message: string): never {
   process.exit(1)
 }
 
-/** WORKERS=auto or N > 1: one process per core sharing the port, each with its own warm key set and cache. */
-function workerCount (): number {
-  let config: Settings
+function settings (): Settings {
   try {
-    config = readSettings()
+    return readSettings()
   } catch (err) {
     exitWith((err as Error).message)
   }
+}
+
+/** WORKERS=auto or N > 1: one process per core sharing the port, each with its own warm key set and cache. */
+function workerCount (config: Settings): number {
   return config.WORKERS === 'auto' ? availableParallelism() : Number(config.WORKERS)
 }
 
-async function runPrimary (workers: number): Promise<void> {
+async function runPrimary (workers: number, config: Settings): Promise<void> {
+  // The workers' metrics, summed, on the primary's listener (workers do not listen for metrics).
+  if (config.METRICS_PORT !== 0) {
+    const aggregator = new AggregatorRegistry()
+    try {
+      const server = await listenForMetrics(config.METRICS_HOST, config.METRICS_PORT, async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }))
+      server.unref()
+    } catch (err) {
+      exitWith((err as Error).message)
+    }
+  }
   let stopping = false
   const fork = (): void => { cluster.fork() }
   cluster.on('exit', (worker, code, signal) => {
@@ -85,8 +99,9 @@ async function runServer (): Promise<void> {
 }
 
 if (cluster.isPrimary) {
-  const workers = workerCount()
-  if (workers > 1) await runPrimary(workers)
+  const config = settings()
+  const workers = workerCount(config)
+  if (workers > 1) await runPrimary(workers, config)
   else await runServer()
 } else {
   await runServer()

@@ -13,7 +13,7 @@ export const settingsSchema = {
   required: [
     'NODE_ENV', 'PORT', 'HOST', 'LOG_LEVEL', 'CLERK_CLOCK_SKEW_MS', 'CLERK_JWKS_TIMEOUT_MS', 'CLERK_JWKS_REFRESH_INTERVAL_MS',
     'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS', 'CLERK_JWKS_MAX_STALE_MS', 'CLERK_ACCEPT_PENDING_SESSIONS',
-    'CLERK_VERIFICATION_CACHE_SIZE', 'CLERK_API_TIMEOUT_MS', 'CLERK_API_MAX_CALLS_PER_SECOND', 'CLERK_MACHINE_TOKEN_CACHE_MS', 'GRAPHQL_ACCEPTS_TOKEN', 'GRAPHQL_PUBLIC_INTROSPECTION', 'LOG_REQUESTS', 'SHUTDOWN_DRAIN_MS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
+    'CLERK_VERIFICATION_CACHE_SIZE', 'CLERK_API_TIMEOUT_MS', 'CLERK_API_MAX_CALLS_PER_SECOND', 'CLERK_MACHINE_TOKEN_CACHE_MS', 'GRAPHQL_ACCEPTS_TOKEN', 'GRAPHQL_PUBLIC_INTROSPECTION', 'LOG_REQUESTS', 'METRICS_HOST', 'METRICS_PORT', 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 'OVERLOAD_RETRY_AFTER_SECONDS', 'SHUTDOWN_DRAIN_MS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
   ],
   properties: {
     NODE_ENV: { type: 'string', default: 'development' },
@@ -52,6 +52,12 @@ export const settingsSchema = {
     // GraphiQL loads the schema without a token; turn it off where the schema is nobody's business.
     GRAPHQL_PUBLIC_INTROSPECTION: { type: 'boolean', default: true },
     LOG_REQUESTS: { type: 'boolean', default: false },
+    // Prometheus metrics on their own listener (never the public port); port 0 turns them off.
+    METRICS_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    METRICS_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
+    // Load shedding: above this mean event-loop delay, requests get 503 + Retry-After (0 turns it off).
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: { type: 'integer', minimum: 0, maximum: 60_000, default: 100 },
+    OVERLOAD_RETRY_AFTER_SECONDS: { type: 'integer', minimum: 1, maximum: 3600, default: 1 },
     // On SIGTERM: how long /ready answers 503 while requests are still served, before the listener closes.
     SHUTDOWN_DRAIN_MS: { type: 'integer', minimum: 0, maximum: 600_000, default: 5000 },
     WORKERS: { type: 'string', pattern: '^(auto|[1-9][0-9]{0,2})$', default: '1' },
@@ -105,6 +111,7 @@ const hints: Partial<Record<keyof Settings, string>> = {
   WORKERS: 'must be auto or a number of processes from 1 to 999',
   CLERK_JWT_KEY: 'must be your instance\'s RSA public key in PEM form, as the Clerk dashboard shows it (API keys > Show JWT public key > PEM)',
   PORT: 'must be a port number from 0 to 65535',
+  METRICS_PORT: 'must be a port number from 1 to 65535, or 0 to turn metrics off',
   DEV_ISSUER_PORT: 'must be a port number from 0 to 65535',
   LOG_LEVEL: 'must be one of fatal, error, warn, info, debug, trace, silent'
 }

@@ -28,7 +28,9 @@ export interface BuildOptions {
 /** The service app, built as the server builds it, closed when the test ends. */
 export async function buildApp (t: Test, env: Env, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(options.logger ?? false))
-  app.register(fp(serviceApp), { env, now: options.now })
+  // No metrics listener unless a test asks for one: apps of parallel tests would compete for its port.
+  // No shedding unless a test asks for it: a test process that makes RSA keys stalls its own event loop.
+  app.register(fp(serviceApp), { env: { METRICS_PORT: 0, OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: 0, ...env }, now: options.now })
   // as a plugin of its own, after the app's plugins, the way a user's routes would be added
   const { extend } = options
   if (extend !== undefined) app.register(async (instance) => extend(instance))
@@ -280,4 +282,27 @@ export async function startBackendApi (t: Test): Promise<TestBackendApi> {
   })
   Object.assign(api, await serveOnLoopback(t, server))
   return api
+}
+
+/** One sample of Prometheus text: its name, labels and value. */
+export interface MetricSample { name: string, labels: Record<string, string>, value: number }
+
+/** Prometheus text format, as a scraper reads it: samples, without the HELP and TYPE lines. */
+export function parseMetrics (text: string): MetricSample[] {
+  const samples: MetricSample[] = []
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
+    if (match === null) continue
+    const labels: Record<string, string> = {}
+    for (const [, name, value] of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[name as string] = value as string
+    samples.push({ name: match[1] as string, labels, value: Number(match[3]) })
+  }
+  return samples
+}
+
+/** The value of the sample with this name and (at least) these labels; 0 when there is none, as for a counter never increased. */
+export function metricValue (samples: MetricSample[], name: string, labels: Record<string, string> = {}): number {
+  const found = samples.filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
+  if (found.length > 1) throw new Error(`${found.length} samples of ${name} match ${JSON.stringify(labels)}`)
+  return found[0]?.value ?? 0
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { mintDevToken } from '../src/dev-issuer/dev-issuer.js'
 import { loadOrCreateSigningKey } from '../src/dev-issuer/signing-key.js'
-import { freePort, tempDir } from './helper.js'
+import { freePort, metricValue, parseMetrics, tempDir } from './helper.js'
 
 const SERVER = join(import.meta.dirname, '../dist/src/server.js')
 
@@ -12,7 +12,8 @@ interface Started { child: ChildProcessWithoutNullStreams, stdout: () => string,
 
 function startServer (env: Record<string, string>, cwd: string): Started {
   const { CLERK_ISSUER_URL: _ignored, ...parentEnv } = process.env
-  const child = spawn(process.execPath, [SERVER], { env: { ...parentEnv, ...env }, cwd })
+  // no metrics listener unless a test asks: parallel servers would compete for its port
+  const child = spawn(process.execPath, [SERVER], { env: { ...parentEnv, METRICS_PORT: '0', ...env }, cwd })
   let out = ''
   let err = ''
   child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
@@ -92,10 +93,10 @@ t.test('SIGTERM drains first: /ready 503 and Connection: close while requests ar
   t.equal(server.stderr(), '')
 })
 
-t.test('WORKERS=2: two processes share the port and stop together', async (t) => {
+t.test('WORKERS=2: two processes share the port, their metrics are summed, and they stop together', async (t) => {
   const dir = tempDir(t)
-  const [port, issuerPort] = [await freePort(), await freePort()]
-  const server = startServer({ PORT: String(port), DEV_ISSUER_PORT: String(issuerPort), DEV_ISSUER_DIR: dir, WORKERS: '2', SHUTDOWN_DRAIN_MS: '2000' }, dir)
+  const [port, issuerPort, metricsPort] = [await freePort(), await freePort(), await freePort()]
+  const server = startServer({ PORT: String(port), DEV_ISSUER_PORT: String(issuerPort), DEV_ISSUER_DIR: dir, WORKERS: '2', SHUTDOWN_DRAIN_MS: '2000', METRICS_PORT: String(metricsPort) }, dir)
   t.teardown(() => { server.child.kill('SIGKILL') })
   await waitForLine(server.stdout, /(Server listening at[\s\S]*){2}/)
   const pids = new Set([...server.stdout().matchAll(/"pid":(\d+)[^\n]*Server listening/g)].map((match) => match[1]))
@@ -105,6 +106,13 @@ t.test('WORKERS=2: two processes share the port and stop together', async (t) =>
     const res = await fetch(`http://127.0.0.1:${port}/rest-endpoints/${i}`, { headers: { authorization: `Bearer ${token}` } })
     t.equal(await res.text(), `REST Ping #${i}!`)
   }
+  for (let i = 0; i < 5; i++) await (await fetch(`http://127.0.0.1:${port}/rest-endpoints/${i}`)).arrayBuffer()
+  // the primary asks both workers and serves the sum
+  const samples = parseMetrics(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text())
+  t.equal(metricValue(samples, 'clerk_auth_decisions_total', { result: 'accepted', token_type: 'session_token' }), 10)
+  t.equal(metricValue(samples, 'clerk_auth_decisions_total', { result: 'refused', code: 'token_missing' }), 5)
+  t.equal(metricValue(samples, 'http_request_duration_seconds_count', { route: '/rest-endpoints/:id', status_code: '200' }), 10)
+  t.equal(metricValue(samples, 'clerk_auth_ready'), 1)
   server.child.kill('SIGTERM')
   await waitForStatus(`http://127.0.0.1:${port}/ready`, 503)
   t.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200, 'the workers drain too')

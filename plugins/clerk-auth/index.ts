@@ -7,7 +7,7 @@ import { forbiddenMessage, missingPart, requirementProblem } from './authorizati
 import type { ClerkAuthOptions } from './options.js'
 import { buildRefusalResponses, type RefusalCode, type RefusalResponse } from './refusals.js'
 import { acceptsTokenProblem, SESSIONS_ONLY, type TokenType } from './token-types.js'
-import { createVerifier, isRefusal, type Verdict, type Verifier, type VerifierStats } from './verifier.js'
+import { createVerifier, isRefusal, type CountedTokenType, type Verdict, type Verifier, type VerifierStats } from './verifier.js'
 
 export { authObjectSchema, machineAuthSchema, sessionAuthSchema } from './auth-object-schema.js'
 export type { AuthRequirement, ClerkAuth, MachineAuth, SessionAuth } from './auth-object.js'
@@ -15,7 +15,19 @@ export { forbiddenMessage, missingPart, requirementProblem } from './authorizati
 export { clerkAuthOptionsSchema, InvalidOptionError, type ClerkAuthOptions, type InvalidOption, type Logger } from './options.js'
 export { refusalTexts, type RefusalCode, type RefusalResponse } from './refusals.js'
 export { acceptsTokenProblem, SESSIONS_ONLY, TOKEN_TYPES, type TokenType } from './token-types.js'
-export { createVerifier, isRefusal, type Verdict, type Verifier, type VerifierStats } from './verifier.js'
+export { createVerifier, isRefusal, type CountedTokenType, type Verdict, type VerdictCount, type Verifier, type VerifierStats } from './verifier.js'
+
+/** Requests decided: accepted (a caller that met the route's requirement), refused (401/503, by code) or forbidden (403). */
+export interface Decision {
+  result: 'accepted' | 'refused' | 'forbidden'
+  code: RefusalCode | 'ok' | 'forbidden'
+  tokenType: CountedTokenType
+  count: number
+}
+
+export interface ClerkAuthStats extends VerifierStats {
+  decisions: Decision[]
+}
 
 export interface ClerkAuthDecorator {
   /** The framework-free verifier behind the hooks. */
@@ -30,8 +42,8 @@ export interface ClerkAuthDecorator {
   refusalFor: (code: RefusalCode) => RefusalResponse
   /** Whether the issuer's keys are loaded. */
   isReady: () => boolean
-  /** Counters for operators and tests. */
-  stats: () => VerifierStats
+  /** Counters for operators (metrics) and tests; cheap to keep, built when read. */
+  stats: () => ClerkAuthStats
   /** What the caller lacks of requirement (empty when it is met). */
   unmet: (auth: ClerkAuth, requirement: AuthRequirement) => Array<keyof AuthRequirement>
   /** Whether tokens of this kind can be verified here: API keys need the secret key. */
@@ -94,7 +106,11 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     return reply.code(response.statusCode).headers(response.headers).type('application/json; charset=utf-8').send(response.body)
   }
 
-  function forbid (reply: FastifyReply, requirement: AuthRequirement, unmet: Array<keyof AuthRequirement>): FastifyReply {
+  // Callers refused for a requirement: the verifier counted them as callers (ok), decisions() does not.
+  const forbidden: Partial<Record<CountedTokenType, number>> = {}
+
+  function forbid (reply: FastifyReply, auth: ClerkAuth, requirement: AuthRequirement, unmet: Array<keyof AuthRequirement>): FastifyReply {
+    forbidden[auth.tokenType] = (forbidden[auth.tokenType] ?? 0) + 1
     reply.request.log.debug({ code: 'forbidden', unmet }, 'request forbidden')
     return reply.code(403).send({
       statusCode: 403,
@@ -105,12 +121,23 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     })
   }
 
+  function decisions (verdicts: VerifierStats['verdicts']): Decision[] {
+    const list: Decision[] = verdicts.map(({ tokenType, code, count }) => code === 'ok'
+      ? { result: 'accepted', code, tokenType, count: count - (forbidden[tokenType] ?? 0) }
+      : { result: 'refused', code, tokenType, count })
+    for (const [tokenType, count] of Object.entries(forbidden)) list.push({ result: 'forbidden', code: 'forbidden', tokenType: tokenType as CountedTokenType, count })
+    return list
+  }
+
   fastify.decorate('clerkAuth', {
     verifier,
     authenticate,
     refusalFor: (code: RefusalCode) => refusals[code],
     isReady: verifier.isReady,
-    stats: verifier.stats,
+    stats: () => {
+      const stats = verifier.stats()
+      return { ...stats, decisions: decisions(stats.verdicts) }
+    },
     unmet: unmetRequirements,
     canVerify
   })
@@ -140,7 +167,7 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     if (requirement === undefined) return true
     const unmet = unmetRequirements(verdict, requirement)
     if (unmet.length === 0) return true
-    forbid(reply, requirement, unmet)
+    forbid(reply, verdict, requirement, unmet)
     return false
   }
 

@@ -3,6 +3,12 @@ import { RefusalError } from './refusals.js'
 import { fetchJson, parseJwks, type VerificationKey } from './jwks.js'
 import type { Logger } from './options.js'
 
+/** For operators: the key-set fetches by outcome, and when the current set was loaded (undefined: never, or a fixed key). */
+export interface KeySetStats {
+  fetches: { ok: number, timeout: number, failed: number }
+  loadedAt: number | undefined
+}
+
 export interface KeyStore {
   /** The issuer's key named kid; a known key is returned at once (no promise), without waiting on the network. */
   getKey: (kid: string) => KeyObject | Promise<KeyObject>
@@ -10,12 +16,13 @@ export interface KeyStore {
   isFreshAt: (nowMs: number) => boolean
   /** Goes up whenever a key is withdrawn: verdicts given before no longer stand. */
   generation: () => number
+  stats: () => KeySetStats
   close: () => void
 }
 
 /** Networkless mode: the one key from the Clerk dashboard, whatever kid the token names. No request is ever made. */
 export function createStaticKeyStore (key: KeyObject): KeyStore {
-  return { getKey: () => key, isFreshAt: () => true, generation: () => 0, close: () => {} }
+  return { getKey: () => key, isFreshAt: () => true, generation: () => 0, stats: () => ({ fetches: { ok: 0, timeout: 0, failed: 0 }, loadedAt: undefined }), close: () => {} }
 }
 
 export interface JwksKeyStoreOptions {
@@ -62,6 +69,7 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
   let retryMs = minRetryMs
   let timer: NodeJS.Timeout | undefined
   let closed = false
+  const fetches = { ok: 0, timeout: 0, failed: 0 }
 
   function isFreshAt (nowMs: number): boolean {
     return keys.size > 0 && nowMs - loadedAt <= options.maxStaleMs
@@ -87,6 +95,7 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
       keys = parsed.keys
       if (removed + replaced > 0) generation++
       loadedAt = now()
+      fetches.ok++
       retryMs = minRetryMs
       staleLogged = false
       if (failing || added + removed + replaced > 0) {
@@ -95,7 +104,10 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
       failing = false
       schedule(options.refreshIntervalMs)
     } catch (err) {
-      const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : (err as Error).message
+      const timedOut = (err as Error).name === 'TimeoutError'
+      if (timedOut) fetches.timeout++
+      else fetches.failed++
+      const reason = timedOut ? `no answer within ${options.timeoutMs} ms` : (err as Error).message
       const fields = { issuer, reason, retryInMs: retryMs }
       if (!failing) {
         failing = true
@@ -140,6 +152,7 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
     },
     isFreshAt,
     generation: () => generation,
+    stats: () => ({ fetches: { ...fetches }, loadedAt: keys.size > 0 ? loadedAt : undefined }),
     close () {
       closed = true
       clearTimeout(timer)

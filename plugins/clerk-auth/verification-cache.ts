@@ -39,9 +39,9 @@ function indexOf (token: string): string {
 }
 
 /** tokenType: the kind the token showed before its key was looked up, unknown for tokens refused before that. */
-interface Entry { token: string, verdict: Verdict, until: number, keyGeneration: number, tokenType: TokenType | undefined }
+export interface CachedVerdict { token: string, verdict: Verdict, until: number, keyGeneration: number, tokenType: TokenType | undefined }
 
-function lookUp (entries: LruMap<Entry>, token: string, nowMs: number, keyGeneration: number): Entry | undefined {
+function lookUp (entries: LruMap<CachedVerdict>, token: string, nowMs: number, keyGeneration: number): CachedVerdict | undefined {
   const index = indexOf(token)
   const entry = entries.get(index)
   if (entry === undefined || entry.token !== token) return undefined
@@ -50,17 +50,22 @@ function lookUp (entries: LruMap<Entry>, token: string, nowMs: number, keyGenera
   return undefined
 }
 
+/** A cached verdict where tokens of these kinds are accepted: a token of another kind is not. */
+export function verdictHere (entry: CachedVerdict, accepts: readonly TokenType[]): Verdict {
+  return entry.tokenType === undefined || accepts.includes(entry.tokenType) ? entry.verdict : 'token_type_not_accepted'
+}
+
 /**
  * Bounded LRUs of verdicts on whole tokens: callers and refusals apart, so that a stream of junk
  * tokens only evicts other junk and never sends a valid token back through RSA.
  */
 export class VerificationCache {
-  readonly #accepted: LruMap<Entry>
-  readonly #refused: LruMap<Entry>
+  readonly #accepted: LruMap<CachedVerdict>
+  readonly #refused: LruMap<CachedVerdict>
 
   constructor (readonly maxEntries: number) {
-    this.#accepted = new LruMap<Entry>(maxEntries)
-    this.#refused = new LruMap<Entry>(maxEntries)
+    this.#accepted = new LruMap<CachedVerdict>(maxEntries)
+    this.#refused = new LruMap<CachedVerdict>(maxEntries)
   }
 
   /** Verdicts held: callers and refusals. */
@@ -73,9 +78,13 @@ export class VerificationCache {
    * of a kind not accepted here, token_type_not_accepted, as the full check would answer.
    */
   get (token: string, nowMs: number, keyGeneration: number, accepts: readonly TokenType[] = SESSIONS_ONLY): Verdict | undefined {
-    const entry = lookUp(this.#accepted, token, nowMs, keyGeneration) ?? lookUp(this.#refused, token, nowMs, keyGeneration)
-    if (entry === undefined) return undefined
-    return entry.tokenType === undefined || accepts.includes(entry.tokenType) ? entry.verdict : 'token_type_not_accepted'
+    const entry = this.find(token, nowMs, keyGeneration)
+    return entry === undefined ? undefined : verdictHere(entry, accepts)
+  }
+
+  /** The entry behind get: the verdict with the kind of token it was given to. */
+  find (token: string, nowMs: number, keyGeneration: number): CachedVerdict | undefined {
+    return lookUp(this.#accepted, token, nowMs, keyGeneration) ?? lookUp(this.#refused, token, nowMs, keyGeneration)
   }
 
   remember (token: string, verdict: Verdict, until: number | undefined, keyGeneration: number, tokenType?: TokenType): void {

@@ -2,7 +2,7 @@
 // it. The Fastify adapter (index.ts) turns its verdicts into replies; a plain Node script can use it as is.
 import type { KeyObject } from 'node:crypto'
 import { authFromClaims, machineAuthFromClaims } from './auth-object.js'
-import { createJwksKeyStore, createStaticKeyStore } from './key-store.js'
+import { createJwksKeyStore, createStaticKeyStore, type KeySetStats } from './key-store.js'
 import { decodeJwt, hasValidRs256Signature, type DecodedJwt } from './jwt.js'
 import { resolveOptions, type ClerkAuthOptions, type ResolvedOptions } from './options.js'
 import { RefusalError } from './refusals.js'
@@ -11,19 +11,27 @@ import { createSessionCookieReader, readPlainSessionCookie } from './session-coo
 import { createMachineApi } from './machine-api.js'
 import { findToken } from './token-source.js'
 import { jwtTokenType, opaqueTokenType, SESSIONS_ONLY, type JwtTokenType, type TokenType } from './token-types.js'
-import { VerificationCache, isRefusal, reusableUntil, type Verdict } from './verification-cache.js'
+import { VerdictCounts, type VerdictCount } from './verdict-counts.js'
+import { VerificationCache, isRefusal, reusableUntil, verdictHere, type Verdict } from './verification-cache.js'
 
 export { isRefusal, type Verdict } from './verification-cache.js'
+export type { CountedTokenType, VerdictCount } from './verdict-counts.js'
 
 export interface VerifierStats {
   /** Full verifications: signatures checked. */
   signatureChecks: number
   /** Verdicts answered from the cache. */
   cacheHits: number
+  /** Tokens the cache could not answer for (checked in full). */
+  cacheMisses: number
   /** Verdicts held in the cache now. */
   cachedVerdicts: number
   /** Calls made to Clerk's Backend API for opaque machine tokens. */
   machineApiCalls: number
+  /** Every verdict given, by kind of token and code (ok for a caller). */
+  verdicts: VerdictCount[]
+  /** The issuer's key-set fetches by outcome, and when the current set was loaded (ms, by the verifier's clock). */
+  keySet: KeySetStats
 }
 
 export interface Verifier {
@@ -91,10 +99,18 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
     : createSessionCookieReader(resolved.publishableKey, now)
   let signatureChecks = 0
   let cacheHits = 0
+  let cacheMisses = 0
+  const counts = new VerdictCounts()
 
+  /** A verdict given: counted, cached where it may be reused, and returned. */
   function remember (token: string, verdict: Verdict, exp: unknown, nowMs: number, keyGeneration: number, type?: TokenType): Verdict {
     cache.remember(token, verdict, reusableUntil(verdict, exp, nowMs), keyGeneration, type)
-    return verdict
+    return counts.count(verdict, type)
+  }
+
+  /** A verdict that may still be coming, counted once it is given. */
+  function counted (verdict: Verdict | Promise<Verdict>, type: TokenType): Verdict | Promise<Verdict> {
+    return verdict instanceof Promise ? verdict.then((settled) => counts.count(settled, type)) : counts.count(verdict, type)
   }
 
   /**
@@ -118,7 +134,7 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
     const opaque = opaqueTokenType(token)
     if (opaque !== undefined) {
       // without the secret key, the opaque form of a kind cannot be verified here, so it is not accepted
-      return accepts.includes(opaque) && machineApi !== undefined ? machineApi.verify(token, opaque) : 'token_type_not_accepted'
+      return counted(accepts.includes(opaque) && machineApi !== undefined ? machineApi.verify(token, opaque) : 'token_type_not_accepted', opaque)
     }
     const jwt = decodeJwt(token)
     if (jwt === undefined) return remember(token, 'token_malformed', undefined, nowMs, keyGeneration)
@@ -127,7 +143,7 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
     const type = jwtTokenType(jwt.header, jwt.payload)
     // JWT templates are accepted nowhere; other kinds where the route says, before any key or network.
     if (type === 'template') return remember(token, 'token_type_not_accepted', undefined, nowMs, keyGeneration)
-    if (!accepts.includes(type)) return 'token_type_not_accepted'
+    if (!accepts.includes(type)) return counts.count('token_type_not_accepted', type)
     const typed = checkTypedHeader(type, jwt.header)
     if (typed !== undefined) return remember(token, typed, undefined, nowMs, keyGeneration, type)
     const key = keyStore.getKey(jwt.header.kid as string)
@@ -137,9 +153,10 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
       const later = now()
       const generation = keyStore.generation()
       // Requests that waited on the same lookup with the same token: the first one verifies.
-      return cache.get(token, later, generation, accepts) ?? judge(token, jwt, type, found, later, generation)
+      const settled = cache.find(token, later, generation)
+      return settled === undefined ? judge(token, jwt, type, found, later, generation) : counts.count(verdictHere(settled, accepts), settled.tokenType)
     }, (err: unknown) => {
-      if (err instanceof RefusalError) return err.code
+      if (err instanceof RefusalError) return counts.count(err.code, type)
       throw err
     })
   }
@@ -147,12 +164,15 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
   function verify (token: string, accepts: readonly TokenType[] = SESSIONS_ONLY): Verdict | Promise<Verdict> {
     const nowMs = now()
     const keyGeneration = keyStore.generation()
-    const cached = cache.get(token, nowMs, keyGeneration, accepts)
+    const cached = cache.find(token, nowMs, keyGeneration)
     // A caller verified against keys that have since gone stale is checked again (and gets 503 while
     // the issuer is unreachable); refusals stand whatever the keys' age.
-    if (cached === undefined || (!isRefusal(cached) && !keyStore.isFreshAt(nowMs))) return verifyUncached(token, accepts, nowMs, keyGeneration)
+    if (cached === undefined || (!isRefusal(cached.verdict) && !keyStore.isFreshAt(nowMs))) {
+      cacheMisses++
+      return verifyUncached(token, accepts, nowMs, keyGeneration)
+    }
     cacheHits++
-    return cached
+    return counts.count(verdictHere(cached, accepts), cached.tokenType)
   }
 
   return {
@@ -161,11 +181,19 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
     verifyCredentials (authorization, cookieHeader, accepts = SESSIONS_ONLY) {
       const sessions = accepts.includes('session_token')
       const found = findToken(authorization, sessions ? cookieHeader : undefined, readSessionCookie)
-      if (found.refusal !== undefined) return found.refusal
+      if (found.refusal !== undefined) return counts.count(found.refusal, undefined)
       return verify(found.token, found.fromCookie ? SESSIONS_ONLY : accepts)
     },
     isReady: () => keyStore.isFreshAt(now()),
-    stats: () => ({ signatureChecks, cacheHits, cachedVerdicts: cache.size, machineApiCalls: machineApi?.stats().apiCalls ?? 0 }),
+    stats: () => ({
+      signatureChecks,
+      cacheHits,
+      cacheMisses,
+      cachedVerdicts: cache.size,
+      machineApiCalls: machineApi?.stats().apiCalls ?? 0,
+      verdicts: counts.list(),
+      keySet: keyStore.stats()
+    }),
     close: keyStore.close
   }
 }

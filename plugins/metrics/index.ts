@@ -1,0 +1,87 @@
+// Prometheus metrics for operators: clerk-auth's decisions, cache, signatures and keys, request
+// durations by route and status, and the process's own (CPU, memory, event loop). Served on their own
+// listener (listener.ts), never on the public port; with WORKERS > 1 the primary process serves the
+// sum over workers (prom-client's AggregatorRegistry), each worker only answers it.
+import cluster from 'node:cluster'
+import type { Server } from 'node:http'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Registry, type Metric } from 'prom-client'
+import { registerClerkAuthMetrics } from './clerk-auth-metrics.js'
+import { listenForMetrics, metricsUrl } from './listener.js'
+import { RequestDurations } from './request-durations.js'
+
+export { listenForMetrics, metricsUrl } from './listener.js'
+
+export interface MetricsOptions {
+  /** Where GET /metrics answers. */
+  host: string
+  /** 0: no listener (fastify.metrics still reads them). */
+  port: number
+  /** The clock key-set ages are told by (clerk-auth's). */
+  now?: () => number
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: {
+      registry: Registry
+      /** The metrics as Prometheus text. */
+      read: () => Promise<{ contentType: string, body: string }>
+      /** The listener's URL, once listening (undefined with port 0 and in cluster workers). */
+      url: () => string | undefined
+    }
+  }
+}
+
+async function metrics (fastify: FastifyInstance, options: MetricsOptions): Promise<void> {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  registerClerkAuthMetrics(registry, fastify.clerkAuth.stats, fastify.clerkAuth.isReady, options.now ?? Date.now)
+
+  // eslint-disable-next-line no-new
+  new Counter({
+    name: 'http_requests_shed_total',
+    help: 'Requests answered 503 overloaded because the event loop was behind (OVERLOAD_MAX_EVENT_LOOP_DELAY_MS).',
+    registers: [registry],
+    collect () {
+      this.reset()
+      this.inc(fastify.overload.shed())
+    }
+  })
+
+  const durations = new RequestDurations('http_request_duration_seconds', 'Time to answer a request, by method, route and status.')
+  registry.registerMetric(durations as unknown as Metric)
+  // Each route gets its own observer when declared (routes declared after this plugin: the app's).
+  fastify.addHook('onRoute', (route) => {
+    const observe = durations.forRoute(String(route.method), route.url)
+    const own = route.onResponse === undefined ? [] : [route.onResponse].flat()
+    route.onResponse = [...own, (_request, reply, done) => {
+      observe(reply.statusCode, reply.elapsedTime)
+      done()
+    }]
+  })
+
+  const read = async (): Promise<{ contentType: string, body: string }> => ({ contentType: registry.contentType, body: await registry.metrics() })
+  let server: Server | undefined
+  if (cluster.isWorker) {
+    // the primary asks each worker for its metrics and serves the sum; constructing an
+    // AggregatorRegistry is what makes a worker answer those requests
+    AggregatorRegistry.setRegistries([registry])
+    // eslint-disable-next-line no-new
+    new AggregatorRegistry()
+  } else if (options.port !== 0) {
+    fastify.addHook('onReady', async () => {
+      server = await listenForMetrics(options.host, options.port, read)
+      fastify.log.info({ url: metricsUrl(server) }, 'Metrics listening')
+    })
+    fastify.addHook('onClose', async () => {
+      if (server === undefined) return
+      server.closeAllConnections()
+      await new Promise((resolve) => server?.close(resolve))
+    })
+  }
+  fastify.decorate('metrics', { registry, read, url: () => server === undefined ? undefined : metricsUrl(server) })
+}
+
+export default fp(metrics, { name: 'metrics', fastify: '5.x', dependencies: ['clerk-auth', 'overload'] })
