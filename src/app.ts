@@ -52,7 +52,9 @@ export function serverOptions (logger: false | FastifyLoggerOptions): FastifySer
     logger: logger === false ? false : { ...logger, redact },
     logController: new ErrorsOnlyLogController(),
     ...(logger === false ? {} : { childLoggerFactory: requestLoggerFactory }),
-    return503OnClosing: true,
+    // A request that reaches a closing server was sent before the load balancer saw the drain: serve
+    // it (every answer while draining says Connection: close, so no connection outlives the close).
+    return503OnClosing: false,
     forceCloseConnections: 'idle'
   }
 }

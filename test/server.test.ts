@@ -1,36 +1,9 @@
 // The compiled server as a user runs it: a real process, a real socket, real signals.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { join } from 'node:path'
 import t from 'tap'
 import { mintDevToken } from '../src/dev-issuer/dev-issuer.js'
 import { loadOrCreateSigningKey } from '../src/dev-issuer/signing-key.js'
 import { freePort, metricValue, parseMetrics, tempDir } from './helper.js'
-
-const SERVER = join(import.meta.dirname, '../dist/src/server.js')
-
-interface Started { child: ChildProcessWithoutNullStreams, stdout: () => string, stderr: () => string, exited: Promise<number | null> }
-
-function startServer (env: Record<string, string>, cwd: string): Started {
-  const { CLERK_ISSUER_URL: _ignored, ...parentEnv } = process.env
-  // no metrics listener unless a test asks: parallel servers would compete for its port
-  const child = spawn(process.execPath, [SERVER], { env: { ...parentEnv, METRICS_PORT: '0', ...env }, cwd })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { err += chunk.toString() })
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  return { child, stdout: () => out, stderr: () => err, exited }
-}
-
-async function waitForLine (read: () => string, pattern: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const match = pattern.exec(read())
-    if (match !== null) return match
-    if (Date.now() > deadline) throw new Error(`no line matching ${String(pattern)} in:\n${read()}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
+import { startServer, waitForLine, waitForStatus } from './processes.js'
 
 t.test('the server starts with no Clerk account, serves on a socket, and shuts down gracefully', async (t) => {
   const dir = tempDir(t)
@@ -62,16 +35,6 @@ t.test('the server starts with no Clerk account, serves on a socket, and shuts d
   t.equal(await server.exited, 0, 'SIGTERM closes cleanly')
   t.equal(server.stderr(), '')
 })
-
-/** Asks until the answer has this status: the server gets there by itself. */
-async function waitForStatus (url: string, status: number): Promise<Response> {
-  for (;;) {
-    const res = await fetch(url)
-    if (res.status === status) return res
-    await res.arrayBuffer()
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
 
 t.test('SIGTERM drains first: /ready 503 and Connection: close while requests are still served, then exit 0', async (t) => {
   const dir = tempDir(t)
