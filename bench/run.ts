@@ -5,7 +5,6 @@
 //          --recipe (adds the design card's recipe, @fastify/jwt + get-jwks, as a third target in every round).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -13,7 +12,9 @@ import { mintDevOpaqueToken } from '../src/dev-issuer/backend-api.js'
 import { mintDevM2mToken, startDevIssuer } from '../src/dev-issuer/dev-issuer.js'
 import { signJwt } from '../src/dev-issuer/sign-jwt.js'
 import { generateSigningKey } from '../src/dev-issuer/signing-key.js'
+import { freePort } from './free-port.js'
 import type { LoadResult, LoadSpec } from './load.js'
+import type { OverloadResult, OverloadSpec } from './overload-load.js'
 
 const root = join(import.meta.dirname, '../..')
 const { values: args } = parseArgs({
@@ -23,6 +24,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '50' },
     long: { type: 'boolean', default: false },
     recipe: { type: 'boolean', default: false },
+    'overload-clients': { type: 'string', default: '2000' },
     workers: { type: 'string' }
   }
 })
@@ -101,14 +103,17 @@ async function measure (target: Server, spec: LoadSpec): Promise<LoadResult & { 
   return { ...result, cpuMicrosPerRequest: (cpuMicros(target.pid) - before) / Math.max(result.total, 1) }
 }
 
-async function load (spec: LoadSpec): Promise<LoadResult> {
-  const [file, argv] = command(LOAD_CORE, join(import.meta.dirname, 'load.js'), [JSON.stringify(spec)])
+/** Runs a load generator (load.js, overload-load.js) in its own process on the load core: its last line is the JSON result. */
+async function runLoadProcess<Result> (script: string, spec: unknown): Promise<Result> {
+  const [file, argv] = command(LOAD_CORE, join(import.meta.dirname, script), [JSON.stringify(spec)])
   const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'inherit'] })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
   await new Promise((resolve) => child.on('exit', resolve))
-  return JSON.parse(output.trim().split('\n').pop() as string) as LoadResult
+  return JSON.parse(output.trim().split('\n').pop() as string) as Result
 }
+
+const load = async (spec: LoadSpec): Promise<LoadResult> => await runLoadProcess<LoadResult>('load.js', spec)
 
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -145,20 +150,14 @@ const apiKey = mintDevOpaqueToken(key.privateKey, { type: 'api_key', subject: 'u
 const otherKey = generateSigningKey()
 const badToken = signJwt({ kid: key.publicJwk.kid }, claimsFor('sess_forged'), otherKey.privateKey)
 
-/** A port free at the time of asking (for the metrics listener: METRICS_PORT=0 turns it off). */
-async function freePort (): Promise<number> {
-  const server = createNetServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
 const serviceEnv = { METRICS_PORT: '0', CLERK_ISSUER_URL: issuer.url, CLERK_SECRET_KEY: issuer.secretKey, CLERK_API_URL: issuer.url, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', CLERK_VERIFICATION_CACHE_SIZE: CACHE_SIZE }
 // The service as shipped, metrics on; and the same with METRICS_PORT=0, to show what counting costs.
 const service = await startServer('service', join(root, 'dist/src/server.js'), { ...serviceEnv, METRICS_PORT: String(await freePort()) }, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
 const metricsOff = await startServer('service, metrics off', join(root, 'dist/src/server.js'), serviceEnv, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
 const ceiling = await startServer('ceiling', join(import.meta.dirname, 'bare-server.js'), {}, /listening (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
+// The overload scenario: the service as shipped (no shedding) against the same shedding above 100 ms of event-loop delay.
+const SHEDDING_MS = '100'
+const shedding = await startServer('service, shedding on', join(root, 'dist/src/server.js'), { ...serviceEnv, OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: SHEDDING_MS }, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
 // For the distinct-token scenario: the ceiling plus one RSA-2048 verification per request.
 const rsaLimit = await startServer('RSA limit', join(import.meta.dirname, 'bare-server.js'), { BARE_RSA_VERIFY: '1' }, /listening (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
 // --recipe: the design card's @fastify/jwt + get-jwks, against the same issuer.
@@ -293,6 +292,33 @@ const rows: Row[] = scenarios.map((scenario) => {
   }
 })
 
+// Overload: far more clients than one core answers promptly, each request a first sight of its token
+// (an RSA check), clients honouring Retry-After; the service as shipped against the same with shedding on, alternating.
+const overloadClients = Number(args['overload-clients'])
+const overloadDuration = Math.max(durationSeconds, 5)
+const overloadLoad = async (spec: OverloadSpec): Promise<OverloadResult> => await runLoadProcess<OverloadResult>('overload-load.js', spec)
+const overloadRuns: Array<{ target: string, result: OverloadResult }> = []
+const overloadTargets: Array<[string, Server]> = [['no shedding (as shipped)', service], [`shedding at ${SHEDDING_MS} ms`, shedding]]
+for (let round = 1; round <= 2; round++) {
+  for (const [name, target] of round === 1 ? overloadTargets : [...overloadTargets].reverse()) {
+    const result = await overloadLoad({ url: target.url, path: '/rest-endpoints/12345', tokensFile, clients: overloadClients, durationSeconds: overloadDuration })
+    overloadRuns.push({ target: name, result })
+    process.stdout.write(`overload round ${round}/2 ${name}: served ${result.served.perSecond.toFixed(0)} req/s (p99 ${result.served.p99.toFixed(0)} ms), shed ${(result.shedShare * 100).toFixed(1)} %\n`)
+  }
+}
+const overload = overloadTargets.map(([target]) => {
+  const runs = overloadRuns.filter((run) => run.target === target).map((run) => run.result)
+  return {
+    target,
+    servedPerSecond: median(runs.map((r) => r.served.perSecond)),
+    servedP50Ms: median(runs.map((r) => r.served.p50)),
+    servedP99Ms: median(runs.map((r) => r.served.p99)),
+    servedMaxMs: Math.max(...runs.map((r) => r.served.max)),
+    shedShare: median(runs.map((r) => r.shedShare)),
+    errors: runs.reduce((sum, r) => sum + r.errors + Object.values(r.other).reduce((a, b) => a + b, 0), 0)
+  }
+})
+
 // Optional: the same scenarios against WORKERS=N (not pinned: the workers share the machine with the load).
 let workersReport: { workers: number, rows: Array<{ scenario: string, reqPerSec: number, vsSingle: number }> } | undefined
 if (args.workers !== undefined) {
@@ -344,6 +370,7 @@ if (recipe !== undefined) {
 
 service.child.kill('SIGTERM')
 metricsOff.child.kill('SIGTERM')
+shedding.child.kill('SIGTERM')
 ceiling.child.kill('SIGTERM')
 rsaLimit.child.kill('SIGTERM')
 recipe?.child.kill('SIGTERM')
@@ -373,6 +400,11 @@ for (const row of rows) {
   process.stdout.write(`  ${pad(row.scenario, 32)} ${num(row.serviceCpuMicrosPerRequest, 1)} vs ${num(row.metricsOff.cpuMicrosPerRequest, 1)} µs, ` +
     `x${num(row.metricsOff.cpuCostRatio, 3)} (rounds ${num(Math.min(...row.metricsOff.cpuCostRatios), 3)}-${num(Math.max(...row.metricsOff.cpuCostRatios), 3)})\n`)
 }
+process.stdout.write(`\nOverload: ${overloadClients} clients honouring Retry-After, each request a new token (RSA), ${overloadDuration} s after a 1 s warm-up, 2 rounds (medians; max over rounds):\n`)
+for (const row of overload) {
+  process.stdout.write(`  ${pad(row.target, 26)} served ${num(row.servedPerSecond)} req/s, p50 ${num(row.servedP50Ms)} ms, p99 ${num(row.servedP99Ms)} ms, max ${num(row.servedMaxMs)} ms; ` +
+    `shed ${num(row.shedShare * 100, 1)} %; errors or other statuses ${row.errors}\n`)
+}
 for (const row of rows) {
   if (row.rsaLimit === undefined) continue
   process.stdout.write(`RSA limit (the ceiling plus one RSA-2048 verification per request): ${num(row.rsaLimit.ratioToCeiling, 2)} of the ceiling; ` +
@@ -401,5 +433,5 @@ if (memory !== undefined) {
 const resultsDir = join(root, 'bench/results')
 mkdirSync(resultsDir, { recursive: true })
 const file = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
-writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, durationSeconds, connections, pinned, rows, workers: workersReport, memory, unknownKidFetches }, null, 2))
+writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, durationSeconds, connections, pinned, rows, overload: { clients: overloadClients, durationSeconds: overloadDuration, results: overload }, workers: workersReport, memory, unknownKidFetches }, null, 2))
 process.stdout.write(`\nresults: ${file}\n`)

@@ -6,7 +6,7 @@ import t from 'tap'
 import { parseAllDocuments } from 'yaml'
 import { resolveOptions } from '../plugins/clerk-auth/options.js'
 import { clerkAuthOptions, settingsSchema, type Settings } from '../src/settings.js'
-import { buildApp, tempDir } from './helper.js'
+import { buildApp, freePort, tempDir } from './helper.js'
 
 const root = join(import.meta.dirname, '..')
 const manifestsDir = join(root, 'deploy/kubernetes')
@@ -81,4 +81,42 @@ t.test('the Dockerfile: multi-stage, production dependencies, non-root, the same
   t.ok(entry !== undefined && existsSync(join(root, entry)), `${entry ?? 'the entry point'} is what the build makes`)
   const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n')
   for (const path of ['node_modules', '.env', '.dev-issuer', '.git']) t.ok(ignored.includes(path), `${path} stays out of the image`)
+})
+
+t.test('the Grafana dashboard and the alert rules query only metrics the service exposes', async (t) => {
+  const app = await buildApp(t, { DEV_ISSUER_PORT: 0, DEV_ISSUER_DIR: tempDir(t), METRICS_PORT: await freePort() })
+  const text = (await app.metrics?.read())?.body ?? ''
+  const exposed = new Set<string>()
+  for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+    exposed.add(name as string)
+    if (type === 'histogram' || type === 'summary') for (const suffix of ['_bucket', '_sum', '_count']) exposed.add(`${name as string}${suffix}`)
+  }
+  const metricNames = (expr: string): string[] => [...expr.matchAll(/\b((?:clerk_auth|http|process|nodejs)_[a-z0-9_]+)\b/g)].map((m) => m[1] as string)
+
+  const dashboard = JSON.parse(readFileSync(join(root, 'deploy/grafana/clerk-auth-service.json'), 'utf8')) as { panels: Array<{ title: string, targets: Array<{ expr: string }> }> }
+  t.ok(dashboard.panels.length >= 10, `${dashboard.panels.length} panels`)
+  const used = new Set<string>()
+  for (const panel of dashboard.panels) {
+    for (const { expr } of panel.targets) {
+      const names = metricNames(expr)
+      t.ok(names.length > 0, `${panel.title}: queries a metric`)
+      for (const name of names) {
+        used.add(name)
+        t.ok(exposed.has(name), `${panel.title}: ${name} is exposed`)
+      }
+    }
+  }
+  for (const name of ['clerk_auth_decisions_total', 'clerk_auth_verification_cache_hits_total', 'clerk_auth_signature_checks_total', 'clerk_auth_jwks_fetches_total', 'clerk_auth_key_set_age_seconds', 'http_request_duration_seconds_bucket', 'http_requests_shed_total']) {
+    t.ok(used.has(name), `the dashboard shows ${name}`)
+  }
+
+  const [rules] = parseAllDocuments(readFileSync(join(root, 'deploy/prometheus/alerts.yaml'), 'utf8')).map((doc) => doc.toJS() as { groups: Array<{ rules: Array<{ alert: string, expr: string }> }> })
+  const alerts = rules?.groups.flatMap((group) => group.rules) ?? []
+  t.ok(alerts.length >= 5, `${alerts.length} alerts`)
+  for (const { alert, expr } of alerts) for (const name of metricNames(expr)) t.ok(exposed.has(name), `${alert}: ${name} is exposed`)
+  // codes the rules name are codes the service gives
+  const { refusalTexts } = await import('../plugins/clerk-auth/index.js')
+  for (const { alert, expr } of alerts) {
+    for (const [, codes] of expr.matchAll(/code=~"([^"]+)"/g)) for (const code of (codes as string).split('|')) t.ok(code in refusalTexts, `${alert}: ${code} is a refusal code`)
+  }
 })

@@ -2,7 +2,7 @@
 import { createHmac, createPublicKey, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { createServer as createNetServer, type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -28,7 +28,7 @@ export interface BuildOptions {
 /** The service app, built as the server builds it, closed when the test ends. */
 export async function buildApp (t: Test, env: Env, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(options.logger ?? false))
-  // No metrics listener unless a test asks for one: apps of parallel tests would compete for its port.
+  // No metrics unless a test asks for them (with a free port): apps of parallel tests would compete for one.
   // No shedding unless a test asks for it: a test process that makes RSA keys stalls its own event loop.
   app.register(fp(serviceApp), { env: { METRICS_PORT: 0, OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: 0, ...env }, now: options.now })
   // as a plugin of its own, after the app's plugins, the way a user's routes would be added
@@ -204,14 +204,7 @@ export async function waitFor (check: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-/** A loopback port that was free a moment ago. */
-export async function freePort (): Promise<number> {
-  const server = createNetServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
+export { freePort } from '../bench/free-port.js'
 
 /** ok; error (HTTP 500); garbage (200, not JSON); hang (never answers); reset (drops the connection). */
 export type BackendApiMode = 'ok' | 'error' | 'garbage' | 'hang' | 'reset'
@@ -298,6 +291,12 @@ export function parseMetrics (text: string): MetricSample[] {
     samples.push({ name: match[1] as string, labels, value: Number(match[3]) })
   }
   return samples
+}
+
+/** The app's metrics, parsed (the app must have them on: METRICS_PORT set to a free port). */
+export async function readMetrics (app: FastifyInstance): Promise<MetricSample[]> {
+  if (app.metrics === null) throw new Error('metrics are off: give the app a METRICS_PORT')
+  return parseMetrics((await app.metrics.read()).body)
 }
 
 /** The value of the sample with this name and (at least) these labels; 0 when there is none, as for a counter never increased. */

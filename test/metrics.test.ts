@@ -1,23 +1,23 @@
 // Prometheus metrics (issue 13): counted where decisions are made, read from their own listener on
 // 127.0.0.1, against a real issuer and real tokens.
 import t from 'tap'
-import type { FastifyInstance } from 'fastify'
 import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
-import { buildApp, freePort, metricValue, parseMetrics, publicPem, startIssuer, testClock, testKeys, waitFor, type MetricSample } from './helper.js'
+import { buildApp, freePort, metricValue, parseMetrics, publicPem, readMetrics, startIssuer, testClock, testKeys, waitFor, type Env, type MetricSample } from './helper.js'
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 
-async function scrape (app: FastifyInstance): Promise<MetricSample[]> {
-  return parseMetrics((await app.metrics.read()).body)
-}
+const scrape = readMetrics
+/** Settings with metrics on, on a free port. */
+const withMetrics = async (env: Env): Promise<Env> => ({ ...env, METRICS_PORT: await freePort() })
 
 t.test('N refused tokens of one kind raise clerk_auth_decisions_total for their code by N, read from the metrics listener', async (t) => {
   const issuer = await startIssuer(t)
   const port = await freePort()
   const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, METRICS_PORT: port })
-  t.equal(app.metrics.url(), `http://127.0.0.1:${port}/metrics`)
+  const metrics = app.metrics as NonNullable<typeof app.metrics>
+  t.equal(metrics.url(), `http://127.0.0.1:${port}/metrics`)
   const read = async (): Promise<MetricSample[]> => {
-    const response = await fetch(app.metrics.url() as string)
+    const response = await fetch(metrics.url() as string)
     t.equal(response.status, 200)
     t.match(response.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
     return parseMetrics(await response.text())
@@ -42,16 +42,16 @@ t.test('N refused tokens of one kind raise clerk_auth_decisions_total for their 
   t.equal(publicAnswer.status, 401, 'an unknown path on the public port is refused like any other, and says nothing about metrics')
   t.notMatch(await publicAnswer.text(), /clerk_auth/)
   // the metrics listener answers GET /metrics only
-  t.equal((await fetch(app.metrics.url()?.replace('/metrics', '/other') as string)).status, 404)
-  t.equal((await fetch(app.metrics.url() as string, { method: 'POST', body: 'x' })).status, 404)
-  t.equal((await fetch(`${app.metrics.url() as string}?name[]=x`)).status, 200, 'a query string is ignored')
+  t.equal((await fetch(metrics.url()?.replace('/metrics', '/other') as string)).status, 404)
+  t.equal((await fetch(metrics.url() as string, { method: 'POST', body: 'x' })).status, 404)
+  t.equal((await fetch(`${metrics.url() as string}?name[]=x`)).status, 200, 'a query string is ignored')
   await app.close()
   await t.rejects(fetch(`http://127.0.0.1:${port}/metrics`), 'the listener closes with the app')
 })
 
 t.test('decisions by result, code and kind of token: accepted, forbidden, refused before and after the key lookup', async (t) => {
   const issuer = await startIssuer(t)
-  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url }, {
+  const app = await buildApp(t, await withMetrics({ CLERK_ISSUER_URL: issuer.url }), {
     extend: (app) => app.get('/admins-only', { config: { auth: { role: 'org:admin' } } }, async () => 'ok')
   })
   const decisions = async (labels: Record<string, string>): Promise<number> => metricValue(await scrape(app), 'clerk_auth_decisions_total', labels)
@@ -96,7 +96,7 @@ t.test('decisions by result, code and kind of token: accepted, forbidden, refuse
 t.test('a caller that waited on a new key set is counted once, and waiters after it from the cache', async (t) => {
   const [first, second] = testKeys()
   const issuer = await startIssuer(t, [first])
-  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS: 0 })
+  const app = await buildApp(t, await withMetrics({ CLERK_ISSUER_URL: issuer.url, CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS: 0 }))
   // the issuer rotates: a token under the new key makes the service look the key up
   issuer.keys = [first, second]
   const token = issuer.sign(issuer.claims(), { key: second })
@@ -112,7 +112,7 @@ t.test('the key set: age and last success by the app clock, fetches by outcome, 
   const clock = testClock()
   const issuer = await startIssuer(t)
   issuer.mode = 'hang'
-  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, CLERK_JWKS_TIMEOUT_MS: 200 }, { now: clock.now })
+  const app = await buildApp(t, await withMetrics({ CLERK_ISSUER_URL: issuer.url, CLERK_JWKS_TIMEOUT_MS: 200 }), { now: clock.now })
   let samples = await scrape(app)
   t.equal(metricValue(samples, 'clerk_auth_ready'), 0, 'not ready before the first key set')
   t.notOk(samples.some((s) => s.name === 'clerk_auth_key_set_age_seconds'), 'no age before the first key set')
@@ -140,7 +140,7 @@ t.test('the key set: age and last success by the app clock, fetches by outcome, 
 
 t.test('with a fixed key (CLERK_JWT_KEY) there is no key set to age or fetch', async (t) => {
   const issuer = await startIssuer(t)
-  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, CLERK_JWT_KEY: publicPem(testKeys()[0]) })
+  const app = await buildApp(t, await withMetrics({ CLERK_ISSUER_URL: issuer.url, CLERK_JWT_KEY: publicPem(testKeys()[0]) }))
   const samples = await scrape(app)
   t.notOk(samples.some((s) => s.name === 'clerk_auth_key_set_age_seconds'))
   t.equal(metricValue(samples, 'clerk_auth_jwks_fetches_total', { outcome: 'ok' }), 0)
@@ -149,7 +149,7 @@ t.test('with a fixed key (CLERK_JWT_KEY) there is no key set to age or fetch', a
 
 t.test('request durations: a histogram per method, route and status, with cumulative buckets', async (t) => {
   const issuer = await startIssuer(t)
-  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url })
+  const app = await buildApp(t, await withMetrics({ CLERK_ISSUER_URL: issuer.url }))
   const token = issuer.sign()
   for (let i = 0; i < 4; i++) await app.inject({ url: `/rest-endpoints/${i}`, headers: bearer(token) })
   await app.inject({ url: '/rest-endpoints/9' })
@@ -178,4 +178,13 @@ t.test('a metrics port in use stops start-up with a line that names it', async (
   await buildApp(t, { CLERK_ISSUER_URL: issuer.url, METRICS_PORT: port })
   await t.rejects(buildApp(t, { CLERK_ISSUER_URL: issuer.url, METRICS_PORT: port }),
     { message: `Cannot listen for metrics: port ${port} on 127.0.0.1 is already in use (set METRICS_PORT to another one, or 0 to turn metrics off).` })
+})
+
+t.test('METRICS_PORT=0 turns metrics off: nothing counted per request, nothing listening', async (t) => {
+  const issuer = await startIssuer(t)
+  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, METRICS_PORT: 0 })
+  t.equal(app.metrics, null)
+  t.notMatch(app.printRoutes({ includeHooks: true }), /timeRequest/, 'no route is timed')
+  const on = await buildApp(t, await withMetrics({ CLERK_ISSUER_URL: issuer.url }))
+  t.match(on.printRoutes({ includeHooks: true }), /timeRequest/, 'while with metrics on, routes are')
 })

@@ -1,7 +1,7 @@
 // Load shedding (issue 13): with the event loop behind, requests get a cheap 503 + Retry-After, before
 // any verification; the probes still answer. The loop is made to fall behind for real, by busy work.
 import t from 'tap'
-import { buildApp, metricValue, parseMetrics, startIssuer, waitFor } from './helper.js'
+import { buildApp, freePort, metricValue, readMetrics, startIssuer, waitFor } from './helper.js'
 
 /** Keeps the event loop busy in 60 ms slices, as an overloaded process is, until stop() is called. */
 function stallEventLoop (): { stop: () => void } {
@@ -18,7 +18,7 @@ function stallEventLoop (): { stop: () => void } {
 
 t.test('over the event-loop delay limit, requests get 503 overloaded with Retry-After; /health and /ready still answer', async (t) => {
   const issuer = await startIssuer(t)
-  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: 20, OVERLOAD_RETRY_AFTER_SECONDS: 3 })
+  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: 20, OVERLOAD_RETRY_AFTER_SECONDS: 3, METRICS_PORT: await freePort() })
   await waitFor(() => app.clerkAuth.isReady())
   const token = issuer.sign()
   t.equal((await app.inject({ url: '/rest-endpoints/1', headers: { authorization: `Bearer ${token}` } })).statusCode, 200, 'served while the loop keeps up')
@@ -37,7 +37,7 @@ t.test('over the event-loop delay limit, requests get 503 overloaded with Retry-
   t.equal(app.clerkAuth.stats().cacheMisses + app.clerkAuth.stats().cacheHits, checksBefore, 'no token was looked at')
   t.equal((await app.inject({ url: '/health' })).statusCode, 200, 'liveness answers')
   t.equal((await app.inject({ url: '/ready' })).statusCode, 200, 'readiness answers')
-  const samples = parseMetrics((await app.metrics.read()).body)
+  const samples = await readMetrics(app)
   t.equal(metricValue(samples, 'http_requests_shed_total'), 3)
   t.equal(metricValue(samples, 'http_request_duration_seconds_count', { route: '/rest-endpoints/:id', status_code: '503' }), 2)
 

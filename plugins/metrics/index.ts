@@ -6,9 +6,10 @@ import cluster from 'node:cluster'
 import type { Server } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Registry, type Metric } from 'prom-client'
+import { AggregatorRegistry, Counter, Registry, type Metric } from 'prom-client'
 import { registerClerkAuthMetrics } from './clerk-auth-metrics.js'
 import { listenForMetrics, metricsUrl } from './listener.js'
+import { registerProcessMetrics } from './process-metrics.js'
 import { RequestDurations } from './request-durations.js'
 
 export { listenForMetrics, metricsUrl } from './listener.js'
@@ -16,7 +17,7 @@ export { listenForMetrics, metricsUrl } from './listener.js'
 export interface MetricsOptions {
   /** Where GET /metrics answers. */
   host: string
-  /** 0: no listener (fastify.metrics still reads them). */
+  /** 0 turns metrics off: nothing is counted or timed, fastify.metrics is null. */
   port: number
   /** The clock key-set ages are told by (clerk-auth's). */
   now?: () => number
@@ -24,19 +25,24 @@ export interface MetricsOptions {
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /** null when metrics are off (port 0). */
     metrics: {
       registry: Registry
       /** The metrics as Prometheus text. */
       read: () => Promise<{ contentType: string, body: string }>
-      /** The listener's URL, once listening (undefined with port 0 and in cluster workers). */
+      /** The listener's URL, once listening (undefined in cluster workers, where the primary listens). */
       url: () => string | undefined
-    }
+    } | null
   }
 }
 
 async function metrics (fastify: FastifyInstance, options: MetricsOptions): Promise<void> {
+  if (options.port === 0) {
+    fastify.decorate('metrics', null)
+    return
+  }
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry })
+  registerProcessMetrics(registry)
   registerClerkAuthMetrics(registry, fastify.clerkAuth.stats, fastify.clerkAuth.isReady, options.now ?? Date.now)
 
   // eslint-disable-next-line no-new
@@ -53,10 +59,11 @@ async function metrics (fastify: FastifyInstance, options: MetricsOptions): Prom
   const durations = new RequestDurations('http_request_duration_seconds', 'Time to answer a request, by method, route and status.')
   registry.registerMetric(durations as unknown as Metric)
   // Each route gets its own observer when declared (routes declared after this plugin: the app's).
+  // An onResponse hook: it also makes Fastify time every request, logger or not.
   fastify.addHook('onRoute', (route) => {
     const observe = durations.forRoute(String(route.method), route.url)
     const own = route.onResponse === undefined ? [] : [route.onResponse].flat()
-    route.onResponse = [...own, (_request, reply, done) => {
+    route.onResponse = [...own, function timeRequest (_request, reply, done) {
       observe(reply.statusCode, reply.elapsedTime)
       done()
     }]
@@ -70,7 +77,7 @@ async function metrics (fastify: FastifyInstance, options: MetricsOptions): Prom
     AggregatorRegistry.setRegistries([registry])
     // eslint-disable-next-line no-new
     new AggregatorRegistry()
-  } else if (options.port !== 0) {
+  } else {
     fastify.addHook('onReady', async () => {
       server = await listenForMetrics(options.host, options.port, read)
       fastify.log.info({ url: metricsUrl(server) }, 'Metrics listening')
