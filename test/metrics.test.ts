@@ -2,7 +2,9 @@
 // 127.0.0.1, against a real issuer and real tokens.
 import t from 'tap'
 import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
-import { buildApp, freePort, metricValue, parseMetrics, publicPem, readMetrics, startIssuer, testClock, testKeys, waitFor, type Env, type MetricSample } from './helper.js'
+import { listenForMetrics, metricsUrl } from '../plugins/metrics/index.js'
+import { DURATION_BUCKETS, RequestDurations } from '../plugins/metrics/request-durations.js'
+import { buildApp, freePort, metricValue, parseMetrics, publicPem, readMetrics, startBackendApi, startIssuer, testClock, testKeys, waitFor, type Env, type MetricSample } from './helper.js'
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 
@@ -187,4 +189,65 @@ t.test('METRICS_PORT=0 turns metrics off: nothing counted per request, nothing l
   t.notMatch(app.printRoutes({ includeHooks: true }), /timeRequest/, 'no route is timed')
   const on = await buildApp(t, await withMetrics({ CLERK_ISSUER_URL: issuer.url }))
   t.match(on.printRoutes({ includeHooks: true }), /timeRequest/, 'while with metrics on, routes are')
+})
+
+t.test('request durations: each observation lands in the first bucket whose bound it does not exceed', async (t) => {
+  const durations = new RequestDurations('d', 'help text')
+  const observe = durations.forRoute('GET', '/r')
+  // ms: under the first bound, exactly at a bound, between bounds, above every bound
+  for (const ms of [0.2, 1, 3, 20_000]) observe(200, ms)
+  observe(404, 0.7)
+  const metric = durations.get()
+  t.match(metric, { name: 'd', help: 'help text', type: 'histogram', aggregator: 'sum' })
+  const bucket = (status: number, le: number | string): number | undefined =>
+    metric.values.find((v) => v.metricName === 'd_bucket' && v.labels.status_code === status && v.labels.le === le)?.value
+  t.equal(bucket(200, 0.0005), 1, '0.2 ms')
+  t.equal(bucket(200, 0.001), 2, '1 ms is at most 0.001 s')
+  t.equal(bucket(200, 0.0025), 2)
+  t.equal(bucket(200, 0.005), 3, '3 ms')
+  t.equal(bucket(200, 10), 3, '20 s is above every bound')
+  t.equal(bucket(200, '+Inf'), 4)
+  t.equal(metric.values.filter((v) => v.metricName === 'd_bucket' && v.labels.status_code === 200).length, DURATION_BUCKETS.length + 1)
+  t.same(metric.values.find((v) => v.metricName === 'd_count' && v.labels.status_code === 200), { metricName: 'd_count', labels: { method: 'GET', route: '/r', status_code: 200 }, value: 4 })
+  t.equal(metric.values.find((v) => v.metricName === 'd_sum' && v.labels.status_code === 200)?.value, (0.2 + 1 + 3 + 20_000) / 1000)
+  t.equal(bucket(404, 0.0005), 0)
+  t.equal(bucket(404, 0.001), 1, 'each status has its own cells')
+})
+
+t.test('the metrics listener: 404 elsewhere, 503 when they cannot be read, other listen errors as they are', async (t) => {
+  let fail = false
+  const server = await listenForMetrics('127.0.0.1', 0, async () => {
+    if (fail) throw new Error('boom')
+    return { contentType: 'text/plain', body: 'x 1\n' }
+  })
+  t.teardown(() => { server.close() })
+  const url = metricsUrl(server)
+  t.match(url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/)
+  const elsewhere = await fetch(url.replace('/metrics', '/'))
+  t.equal(elsewhere.status, 404)
+  t.equal(elsewhere.headers.get('content-type'), 'text/plain; charset=utf-8')
+  t.equal(await elsewhere.text(), 'Not found: metrics are at GET /metrics\n')
+  t.equal(await (await fetch(url)).text(), 'x 1\n')
+  fail = true
+  const failed = await fetch(url)
+  t.equal(failed.status, 503)
+  t.equal(failed.headers.get('content-type'), 'text/plain; charset=utf-8')
+  t.equal(await failed.text(), 'Metrics unavailable: boom\n')
+  await t.rejects(listenForMetrics('203.0.113.1', 0, async () => ({ contentType: '', body: '' })), { code: 'EADDRNOTAVAIL' }, 'an address not on this machine: the error as it is')
+  const v6 = await listenForMetrics('::1', 0, async () => ({ contentType: '', body: '' })).catch(() => undefined)
+  if (v6 !== undefined) {
+    t.match(metricsUrl(v6), /^http:\/\/\[::1\]:\d+\/metrics$/, 'an IPv6 address in brackets')
+    v6.close()
+  }
+})
+
+t.test('every metric says what it is, and Backend API calls are counted', async (t) => {
+  const issuer = await startIssuer(t)
+  const api = await startBackendApi(t)
+  const app = await buildApp(t, await withMetrics({ CLERK_ISSUER_URL: issuer.url, CLERK_SECRET_KEY: api.secretKey, CLERK_API_URL: api.url }))
+  const key = api.add({ type: 'api_key' })
+  for (let i = 0; i < 3; i++) t.equal((await app.inject({ url: '/machine-pings/1', headers: bearer(key) })).statusCode, 200)
+  t.equal(metricValue(await scrape(app), 'clerk_auth_backend_api_calls_total'), 1, 'one call, then the cache')
+  const text = (await app.metrics?.read())?.body ?? ''
+  for (const [, name, help] of text.matchAll(/^# HELP (\S+) ?(.*)$/gm)) t.ok((help as string).length > 10, `${name as string} has a help text`)
 })

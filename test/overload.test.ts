@@ -30,6 +30,7 @@ t.test('over the event-loop delay limit, requests get 503 overloaded with Retry-
   const shed = await app.inject({ url: '/rest-endpoints/1', headers: { authorization: `Bearer ${token}` } })
   t.equal(shed.statusCode, 503)
   t.equal(shed.headers['retry-after'], '3')
+  t.equal(shed.headers['content-type'], 'application/json; charset=utf-8')
   t.same(shed.json(), { statusCode: 503, error: 'Service Unavailable', code: 'overloaded', message: 'The service has more requests than it can answer: retry after 3 s.' })
   const anonymous = await app.inject({ url: '/rest-endpoints/1' })
   t.equal(anonymous.json().code, 'overloaded', 'shed before authentication: no 401 work either')

@@ -14,7 +14,7 @@ class Cells {
   observe (seconds: number): void {
     let i = 0
     while (i < DURATION_BUCKETS.length && seconds > (DURATION_BUCKETS[i] as number)) i++
-    ;(this.counts[i] as number)++
+    this.counts[i] = (this.counts[i] as number) + 1
     this.sum += seconds
     this.count++
   }
