@@ -11,9 +11,10 @@ export interface OverloadOptions {
   maxEventLoopDelayMs: number
   /** Seconds a shed client is told to wait (Retry-After). */
   retryAfterSeconds: number
-  /** How often the delay is sampled, in ms. */
-  sampleIntervalMs?: number
 }
+
+// How often the delay is sampled (under-pressure's default is 1 s: too slow to react).
+const SAMPLE_INTERVAL_MS = 250
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -39,7 +40,7 @@ async function overload (fastify: FastifyInstance, options: OverloadOptions): Pr
   })
   await fastify.register(underPressure, {
     maxEventLoopDelay: options.maxEventLoopDelayMs,
-    sampleInterval: options.sampleIntervalMs ?? 250,
+    sampleInterval: SAMPLE_INTERVAL_MS,
     // Sends the 503 itself (a stable code, not under-pressure's error), or lets the request go on.
     pressureHandler: (request: FastifyRequest, reply: FastifyReply) => {
       if (ALWAYS_ANSWERED.has(request.routeOptions.url as string)) return

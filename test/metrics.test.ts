@@ -8,7 +8,6 @@ import { buildApp, freePort, metricValue, parseMetrics, publicPem, readMetrics, 
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 
-const scrape = readMetrics
 /** Settings with metrics on, on a free port. */
 const withMetrics = async (env: Env): Promise<Env> => ({ ...env, METRICS_PORT: await freePort() })
 
@@ -56,7 +55,7 @@ t.test('decisions by result, code and kind of token: accepted, forbidden, refuse
   const app = await buildApp(t, await withMetrics({ CLERK_ISSUER_URL: issuer.url }), {
     extend: (app) => app.get('/admins-only', { config: { auth: { role: 'org:admin' } } }, async () => 'ok')
   })
-  const decisions = async (labels: Record<string, string>): Promise<number> => metricValue(await scrape(app), 'clerk_auth_decisions_total', labels)
+  const decisions = async (labels: Record<string, string>): Promise<number> => metricValue(await readMetrics(app), 'clerk_auth_decisions_total', labels)
   const session = issuer.sign()
   for (let i = 0; i < 3; i++) t.equal((await app.inject({ url: '/rest-endpoints/1', headers: bearer(session) })).statusCode, 200)
   for (let i = 0; i < 2; i++) t.equal((await app.inject({ url: '/admins-only', headers: bearer(session) })).statusCode, 403)
@@ -91,7 +90,7 @@ t.test('decisions by result, code and kind of token: accepted, forbidden, refuse
   t.equal(await decisions({ code: 'token_type_not_accepted', token_type: 'unknown' }), 1)
 
   // every request above counted exactly once
-  const total = (await scrape(app)).filter((s) => s.name === 'clerk_auth_decisions_total').reduce((sum, s) => sum + s.value, 0)
+  const total = (await readMetrics(app)).filter((s) => s.name === 'clerk_auth_decisions_total').reduce((sum, s) => sum + s.value, 0)
   t.equal(total, 3 + 2 + 2 + 2 + 2 + 1 + 1 + 1 + 1)
 })
 
@@ -104,7 +103,7 @@ t.test('a caller that waited on a new key set is counted once, and waiters after
   const token = issuer.sign(issuer.claims(), { key: second })
   const answers = await Promise.all([1, 2, 3].map(async () => await app.inject({ url: '/rest-endpoints/1', headers: bearer(token) })))
   t.same(answers.map((a) => a.statusCode), [200, 200, 200])
-  const samples = await scrape(app)
+  const samples = await readMetrics(app)
   t.equal(metricValue(samples, 'clerk_auth_decisions_total', { result: 'accepted', token_type: 'session_token' }), 3)
   t.equal(metricValue(samples, 'clerk_auth_signature_checks_total'), 1)
   t.equal(metricValue(samples, 'clerk_auth_jwks_fetches_total', { outcome: 'ok' }), 2, 'the start-up fetch and the lookup')
@@ -115,7 +114,7 @@ t.test('the key set: age and last success by the app clock, fetches by outcome, 
   const issuer = await startIssuer(t)
   issuer.mode = 'hang'
   const app = await buildApp(t, await withMetrics({ CLERK_ISSUER_URL: issuer.url, CLERK_JWKS_TIMEOUT_MS: 200 }), { now: clock.now })
-  let samples = await scrape(app)
+  let samples = await readMetrics(app)
   t.equal(metricValue(samples, 'clerk_auth_ready'), 0, 'not ready before the first key set')
   t.notOk(samples.some((s) => s.name === 'clerk_auth_key_set_age_seconds'), 'no age before the first key set')
   t.notOk(samples.some((s) => s.name === 'clerk_auth_key_set_last_success_timestamp_seconds'))
@@ -124,7 +123,7 @@ t.test('the key set: age and last success by the app clock, fetches by outcome, 
   await waitFor(() => app.clerkAuth.isReady())
   const loadedAt = clock.now()
   clock.advance(42_000)
-  samples = await scrape(app)
+  samples = await readMetrics(app)
   t.equal(metricValue(samples, 'clerk_auth_jwks_fetches_total', { outcome: 'timeout' }), 1)
   t.equal(metricValue(samples, 'clerk_auth_jwks_fetches_total', { outcome: 'ok' }), 1)
   t.equal(metricValue(samples, 'clerk_auth_jwks_fetches_total', { outcome: 'failed' }), 0)
@@ -137,13 +136,13 @@ t.test('the key set: age and last success by the app clock, fetches by outcome, 
   // an unknown kid starts a fetch at once (the cooldown has passed on the test clock)
   await app.inject({ url: '/rest-endpoints/1', headers: bearer(issuer.sign(issuer.claims(), { header: { kid: 'ins_other' } })) })
   await failedFetch
-  t.equal(metricValue(await scrape(app), 'clerk_auth_jwks_fetches_total', { outcome: 'failed' }), 1)
+  t.equal(metricValue(await readMetrics(app), 'clerk_auth_jwks_fetches_total', { outcome: 'failed' }), 1)
 })
 
 t.test('with a fixed key (CLERK_JWT_KEY) there is no key set to age or fetch', async (t) => {
   const issuer = await startIssuer(t)
   const app = await buildApp(t, await withMetrics({ CLERK_ISSUER_URL: issuer.url, CLERK_JWT_KEY: publicPem(testKeys()[0]) }))
-  const samples = await scrape(app)
+  const samples = await readMetrics(app)
   t.notOk(samples.some((s) => s.name === 'clerk_auth_key_set_age_seconds'))
   t.equal(metricValue(samples, 'clerk_auth_jwks_fetches_total', { outcome: 'ok' }), 0)
   t.equal(metricValue(samples, 'clerk_auth_ready'), 1)
@@ -158,7 +157,7 @@ t.test('request durations: a histogram per method, route and status, with cumula
   await app.inject({ method: 'POST', url: '/graphql', headers: { ...bearer(token), 'content-type': 'application/json' }, payload: { query: '{ pingOne(id: "1") }' } })
   await app.inject({ url: '/health' })
   await app.inject({ url: '/no-such-route' })
-  const samples = await scrape(app)
+  const samples = await readMetrics(app)
   const rest = { method: 'GET', route: '/rest-endpoints/:id', status_code: '200' }
   t.equal(metricValue(samples, 'http_request_duration_seconds_count', rest), 4, 'by route pattern, not by URL')
   t.equal(metricValue(samples, 'http_request_duration_seconds_count', { ...rest, status_code: '401' }), 1)
@@ -247,7 +246,7 @@ t.test('every metric says what it is, and Backend API calls are counted', async 
   const app = await buildApp(t, await withMetrics({ CLERK_ISSUER_URL: issuer.url, CLERK_SECRET_KEY: api.secretKey, CLERK_API_URL: api.url }))
   const key = api.add({ type: 'api_key' })
   for (let i = 0; i < 3; i++) t.equal((await app.inject({ url: '/machine-pings/1', headers: bearer(key) })).statusCode, 200)
-  t.equal(metricValue(await scrape(app), 'clerk_auth_backend_api_calls_total'), 1, 'one call, then the cache')
+  t.equal(metricValue(await readMetrics(app), 'clerk_auth_backend_api_calls_total'), 1, 'one call, then the cache')
   const text = (await app.metrics?.read())?.body ?? ''
   for (const [, name, help] of text.matchAll(/^# HELP (\S+) ?(.*)$/gm)) t.ok((help as string).length > 10, `${name as string} has a help text`)
 })

@@ -6,10 +6,11 @@ import cluster from 'node:cluster'
 import type { Server } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { AggregatorRegistry, Counter, Registry, type Metric } from 'prom-client'
+import { AggregatorRegistry, Registry, type Metric } from 'prom-client'
 import { registerClerkAuthMetrics } from './clerk-auth-metrics.js'
 import { listenForMetrics, metricsUrl } from './listener.js'
 import { registerProcessMetrics } from './process-metrics.js'
+import { counterReadAtScrape } from './read-at-scrape.js'
 import { RequestDurations } from './request-durations.js'
 
 export { listenForMetrics, metricsUrl } from './listener.js'
@@ -45,16 +46,8 @@ async function metrics (fastify: FastifyInstance, options: MetricsOptions): Prom
   registerProcessMetrics(registry)
   registerClerkAuthMetrics(registry, fastify.clerkAuth.stats, fastify.clerkAuth.isReady, options.now ?? Date.now)
 
-  // eslint-disable-next-line no-new
-  new Counter({
-    name: 'http_requests_shed_total',
-    help: 'Requests answered 503 overloaded because the event loop was behind (OVERLOAD_MAX_EVENT_LOOP_DELAY_MS).',
-    registers: [registry],
-    collect () {
-      this.reset()
-      this.inc(fastify.overload.shed())
-    }
-  })
+  counterReadAtScrape(registry, 'http_requests_shed_total', 'Requests answered 503 overloaded because the event loop was behind (OVERLOAD_MAX_EVENT_LOOP_DELAY_MS).',
+    [], () => [{ labels: {}, value: fastify.overload.shed() }])
 
   const durations = new RequestDurations('http_request_duration_seconds', 'Time to answer a request, by method, route and status.')
   registry.registerMetric(durations as unknown as Metric)
