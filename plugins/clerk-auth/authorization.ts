@@ -1,4 +1,11 @@
 import type { AuthRequirement } from './auth-object.js'
+import type { TokenType } from './token-types.js'
+
+/** What a route (its config) or a gateway (its parameters) asks of a caller: sessions only and no requirement by default. */
+export interface Access {
+  auth?: AuthRequirement
+  acceptsToken?: readonly TokenType[]
+}
 
 const KEYS = new Set(['role', 'permission', 'feature', 'plan', 'reverification', 'scope'])
 const PRESETS = new Set(['strict_mfa', 'strict', 'moderate', 'lax'])

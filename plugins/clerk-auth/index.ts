@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { unmetRequirements, type AuthRequirement, type ClerkAuth } from './auth-object.js'
-import { forbiddenMessage, missingPart, requirementProblem } from './authorization.js'
+import { forbiddenMessage, missingPart, requirementProblem, type Access } from './authorization.js'
 import type { ClerkAuthOptions } from './options.js'
 import { buildRefusalResponses, type RefusalCode, type RefusalResponse } from './refusals.js'
 import { acceptsTokenProblem, SESSIONS_ONLY, type TokenType } from './token-types.js'
@@ -11,7 +11,9 @@ import { createVerifier, isRefusal, type CountedTokenType, type Verdict, type Ve
 
 export { authObjectSchema, machineAuthSchema, sessionAuthSchema } from './auth-object-schema.js'
 export type { AuthRequirement, ClerkAuth, MachineAuth, SessionAuth } from './auth-object.js'
-export { forbiddenMessage, missingPart, requirementProblem } from './authorization.js'
+export { forbiddenMessage, missingPart, requirementProblem, type Access } from './authorization.js'
+export { forwardAuth } from './forward-auth.js'
+export { GATEWAY_PARAMETERS, identityHeaders, parseGatewayAccess } from './gateway.js'
 export { clerkAuthOptionsSchema, InvalidOptionError, type ClerkAuthOptions, type InvalidOption, type Logger } from './options.js'
 export { refusalTexts, type RefusalCode, type RefusalResponse } from './refusals.js'
 export { acceptsTokenProblem, SESSIONS_ONLY, TOKEN_TYPES, type TokenType } from './token-types.js'
@@ -44,6 +46,12 @@ export interface ClerkAuthDecorator {
   isReady: () => boolean
   /** Counters for operators (metrics) and tests; cheap to keep, built when read. */
   stats: () => ClerkAuthStats
+  /**
+   * Authenticates the request for access (what a route's config or a gateway asks) and, when it may
+   * not go on, sends the refusal (401/503) or the 403: true when it may go on, with request.auth set.
+   * Synchronous when the verdict is, like authenticate.
+   */
+  guard: (request: FastifyRequest, reply: FastifyReply, access: Access) => boolean | Promise<boolean>
   /** What the caller lacks of requirement (empty when it is met). */
   unmet: (auth: ClerkAuth, requirement: AuthRequirement) => Array<keyof AuthRequirement>
   /** Whether tokens of this kind can be verified here: API keys need the secret key. */
@@ -129,19 +137,6 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     return list
   }
 
-  fastify.decorate('clerkAuth', {
-    verifier,
-    authenticate,
-    refusalFor: (code: RefusalCode) => refusals[code],
-    isReady: verifier.isReady,
-    stats: () => {
-      const stats = verifier.stats()
-      return { ...stats, decisions: decisions(stats.verdicts) }
-    },
-    unmet: unmetRequirements,
-    canVerify
-  })
-
   // A route's declarations are checked once, when it is declared: a typo fails start-up, not a request.
   fastify.addHook('onRoute', (route) => {
     const { config } = route
@@ -171,6 +166,25 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     return false
   }
 
+  function guard (request: FastifyRequest, reply: FastifyReply, access: Access): boolean | Promise<boolean> {
+    const verdict = authenticate(request, access.acceptsToken)
+    return verdict instanceof Promise ? verdict.then((settled) => admits(reply, settled, access.auth)) : admits(reply, verdict, access.auth)
+  }
+
+  fastify.decorate('clerkAuth', {
+    verifier,
+    authenticate,
+    guard,
+    refusalFor: (code: RefusalCode) => refusals[code],
+    isReady: verifier.isReady,
+    stats: () => {
+      const stats = verifier.stats()
+      return { ...stats, decisions: decisions(stats.verdicts) }
+    },
+    unmet: unmetRequirements,
+    canVerify
+  })
+
   // Every route is protected unless its config says public; runs before the body is read.
   // A callback hook, so that a cached verdict answers without a promise.
   fastify.addHook('onRequest', (request, reply, done) => {
@@ -180,10 +194,10 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
       done()
       return
     }
-    const verdict = authenticate(request, config.acceptsToken)
-    if (verdict instanceof Promise) {
-      verdict.then((settled) => { if (admits(reply, settled, config.auth)) done() }, done)
-    } else if (admits(reply, verdict, config.auth)) {
+    const admitted = guard(request, reply, config)
+    if (admitted instanceof Promise) {
+      admitted.then((settled) => { if (settled) done() }, done)
+    } else if (admitted) {
       done()
     }
   })
