@@ -2,9 +2,9 @@
 // (the ceiling), measured in the same run, interleaved over rounds; ratios are taken per round.
 // Options: --rounds N (5), --duration S (2), --connections N (50), --long (adds a 1M-request memory run),
 //          --workers N (also measures the service with WORKERS=N, unpinned),
-//          --recipe (adds the design card's recipe, @fastify/jwt + get-jwks, as a third target in every round).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+//          --recipe (adds the design card's recipe, @fastify/jwt + get-jwks, as a third target in every round),
+//          --gateway (only the gateway bench instead: nginx -> backend through auth_request to the service, against no authentication; bench/gateway.ts).
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -13,6 +13,7 @@ import { mintDevM2mToken, startDevIssuer } from '../src/dev-issuer/dev-issuer.js
 import { signJwt } from '../src/dev-issuer/sign-jwt.js'
 import { generateSigningKey } from '../src/dev-issuer/signing-key.js'
 import { freePort } from './free-port.js'
+import { load, LOAD_CORE, measure, median, pinned, rssMiB, runLoadProcess, SERVER_CORE, startServer, type Server } from './harness.js'
 import type { LoadResult, LoadSpec } from './load.js'
 import type { OverloadResult, OverloadSpec } from './overload-load.js'
 
@@ -25,100 +26,17 @@ const { values: args } = parseArgs({
     long: { type: 'boolean', default: false },
     recipe: { type: 'boolean', default: false },
     'overload-clients': { type: 'string', default: '2000' },
-    workers: { type: 'string' }
+    workers: { type: 'string' },
+    gateway: { type: 'boolean', default: false }
   }
 })
 const rounds = Number(args.rounds)
 const durationSeconds = Number(args.duration)
 const connections = Number(args.connections)
-
-function hasTaskset (): boolean {
-  try {
-    execFileSync('taskset', ['-c', '0', 'true'])
-    return true
-  } catch {
-    return false
-  }
-}
-const pinned = hasTaskset()
-const SERVER_CORE = '0'
-const LOAD_CORE = '1'
-
-function command (core: string | undefined, script: string, extra: string[] = []): [string, string[]] {
-  const node = [process.execPath, script, ...extra]
-  return pinned && core !== undefined ? ['taskset', ['-c', core, ...node]] : [node[0] as string, node.slice(1)]
-}
-
-interface Server { url: string, pid: number, child: ChildProcess }
-
-async function startServer (name: string, script: string, env: Record<string, string>, pattern: RegExp, core: string | undefined): Promise<Server> {
-  const [file, argv] = command(core, script)
-  const child = spawn(file, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
-  let output = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${output}`)), 15_000)
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-      const match = pattern.exec(output)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve(match[1] as string)
-      }
-    })
-    child.on('exit', (code) => reject(new Error(`${name} exited with ${String(code)}:\n${output}`)))
-  })
-  child.stdout?.resume()
-  return { url, pid: child.pid as number, child }
-}
-
-/** Resident memory of a process and its children (cluster workers), in MiB. */
-function rssMiB (pid: number): { rss: number, peak: number } {
-  const pids = [pid]
-  try {
-    pids.push(...readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
-  } catch {}
-  let rss = 0
-  let peak = 0
-  for (const p of pids) {
-    try {
-      const status = readFileSync(`/proc/${p}/status`, 'utf8')
-      rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
-      peak += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
-    } catch {}
-  }
-  return { rss, peak }
-}
-
-/** CPU time used so far by a process (user + system), in microseconds. */
-function cpuMicros (pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-  // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second here)
-  return (Number(fields[11]) + Number(fields[12])) * 10_000
-}
-
-/** A measurement, with the server's CPU time per answered request: steadier than req/s on a noisy machine. */
-async function measure (target: Server, spec: LoadSpec): Promise<LoadResult & { cpuMicrosPerRequest: number }> {
-  const before = cpuMicros(target.pid)
-  const result = await load(spec)
-  return { ...result, cpuMicrosPerRequest: (cpuMicros(target.pid) - before) / Math.max(result.total, 1) }
-}
-
-/** Runs a load generator (load.js, overload-load.js) in its own process on the load core: its last line is the JSON result. */
-async function runLoadProcess<Result> (script: string, spec: unknown): Promise<Result> {
-  const [file, argv] = command(LOAD_CORE, join(import.meta.dirname, script), [JSON.stringify(spec)])
-  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'inherit'] })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-  await new Promise((resolve) => child.on('exit', resolve))
-  return JSON.parse(output.trim().split('\n').pop() as string) as Result
-}
-
-const load = async (spec: LoadSpec): Promise<LoadResult> => await runLoadProcess<LoadResult>('load.js', spec)
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+if (args.gateway) {
+  const { runGatewayBench } = await import('./gateway.js')
+  await runGatewayBench({ rounds, durationSeconds, connections })
+  process.exit(0)
 }
 
 // --- set-up: an issuer, tokens, the two servers

@@ -51,6 +51,10 @@ t.test('forward-auth answers with the identity, the refusal or the 403', async (
     t.equal(res.headers['www-authenticate'], 'Bearer realm="api"')
     t.same(JSON.parse(res.headers['x-clerk-refusal'] as string), res.json(), 'nginx answers the client with this header')
     t.notOk('x-clerk-user-id' in res.headers)
+    const head = await ask('/auth/verify', {}, 'HEAD')
+    t.equal(head.statusCode, 401)
+    t.equal(head.body, '', 'HEAD (nginx asks with it): no body')
+    t.same(JSON.parse(head.headers['x-clerk-refusal'] as string), res.json(), 'the refusal in the header all the same')
   })
 
   t.test('a requirement in the query: met, or 403 forbidden with what is missing', async (t) => {

@@ -1,0 +1,94 @@
+// What every bench shares: pinning to cores, starting servers, CPU and memory readings, load processes.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { LoadResult, LoadSpec } from './load.js'
+
+function hasTaskset (): boolean {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'])
+    return true
+  } catch {
+    return false
+  }
+}
+export const pinned = hasTaskset()
+export const SERVER_CORE = '0'
+export const LOAD_CORE = '1'
+
+export function command (core: string | undefined, script: string, extra: string[] = []): [string, string[]] {
+  const node = [process.execPath, script, ...extra]
+  return pinned && core !== undefined ? ['taskset', ['-c', core, ...node]] : [node[0] as string, node.slice(1)]
+}
+
+export interface Server { url: string, pid: number, child: ChildProcess }
+
+export async function startServer (name: string, script: string, env: Record<string, string>, pattern: RegExp, core: string | undefined): Promise<Server> {
+  const [file, argv] = command(core, script)
+  const child = spawn(file, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  let output = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${output}`)), 15_000)
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = pattern.exec(output)
+      if (match !== null) {
+        clearTimeout(timer)
+        resolve(match[1] as string)
+      }
+    })
+    child.on('exit', (code) => reject(new Error(`${name} exited with ${String(code)}:\n${output}`)))
+  })
+  child.stdout?.resume()
+  return { url, pid: child.pid as number, child }
+}
+
+/** Resident memory of a process and its children (cluster workers), in MiB. */
+export function rssMiB (pid: number): { rss: number, peak: number } {
+  const pids = [pid]
+  try {
+    pids.push(...readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
+  } catch {}
+  let rss = 0
+  let peak = 0
+  for (const p of pids) {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8')
+      rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
+      peak += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
+    } catch {}
+  }
+  return { rss, peak }
+}
+
+/** CPU time used so far by a process (user + system), in microseconds. */
+export function cpuMicros (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second here)
+  return (Number(fields[11]) + Number(fields[12])) * 10_000
+}
+
+/** A measurement, with the server's CPU time per answered request: steadier than req/s on a noisy machine. */
+export async function measure (target: Server, spec: LoadSpec): Promise<LoadResult & { cpuMicrosPerRequest: number }> {
+  const before = cpuMicros(target.pid)
+  const result = await load(spec)
+  return { ...result, cpuMicrosPerRequest: (cpuMicros(target.pid) - before) / Math.max(result.total, 1) }
+}
+
+/** Runs a load generator (load.js, overload-load.js) in its own process on the load core: its last line is the JSON result. */
+export async function runLoadProcess<Result> (script: string, spec: unknown): Promise<Result> {
+  const [file, argv] = command(LOAD_CORE, join(import.meta.dirname, script), [JSON.stringify(spec)])
+  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'inherit'] })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  await new Promise((resolve) => child.on('exit', resolve))
+  return JSON.parse(output.trim().split('\n').pop() as string) as Result
+}
+
+export const load = async (spec: LoadSpec): Promise<LoadResult> => await runLoadProcess<LoadResult>('load.js', spec)
+
+export const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
