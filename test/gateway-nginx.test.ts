@@ -30,11 +30,11 @@ async function startUpstream (t: Test): Promise<{ port: number, received: Receiv
 }
 
 /** The service, nginx with the shipped gateway configuration, and the recording upstream. */
-async function startGateway (t: Test, issuer: TestIssuer): Promise<{ nginx: RunningNginx, received: Received[], closeService: () => Promise<void> }> {
+async function startGateway (t: Test, issuer: TestIssuer, edit = (config: string): string => config): Promise<{ nginx: RunningNginx, received: Received[], closeService: () => Promise<void> }> {
   const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const upstream = await startUpstream(t)
-  const config = shippedConfig('deploy/nginx/gateway.conf')
+  const config = edit(shippedConfig('deploy/nginx/gateway.conf'))
     .replace('server 127.0.0.1:3000;', `server 127.0.0.1:${(app.server.address() as AddressInfo).port};`)
     .replace('server 127.0.0.1:9000;', `server 127.0.0.1:${upstream.port};`)
   t.not(config, shippedConfig('deploy/nginx/gateway.conf'), 'addresses swapped')
@@ -148,4 +148,21 @@ t.test('nginx passes on 503 with Retry-After when the issuer cannot be reached, 
   await down.arrayBuffer()
   t.equal(down.status, 500, 'the service unreachable: refused')
   t.same(received, [], 'the upstream saw nothing')
+})
+
+t.test('the README\'s CORS preflight block answers preflights before the check; real requests are still checked', async (t) => {
+  const snippet = /```nginx\n( +if \(\$request_method = OPTIONS\) \{[\s\S]*?\n +\}\n)```/.exec(shippedConfig('README.md'))?.[1]
+  t.ok(snippet, 'the README prints it')
+  const issuer = await startIssuer(t)
+  const { nginx, received } = await startGateway(t, issuer, (config) => config.replace('        set $clerk_access "";\n', `        set $clerk_access "";\n${snippet as string}`))
+  const preflight = await fetch(`${nginx.url}/orders/7`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' } })
+  await preflight.arrayBuffer()
+  t.equal(preflight.status, 204)
+  t.equal(preflight.headers.get('access-control-allow-origin'), 'https://app.example.com')
+  t.match(preflight.headers.get('access-control-allow-headers'), /Authorization/)
+  t.same(received, [], 'the backend is not asked')
+  const real = await fetch(`${nginx.url}/orders/7`, { method: 'POST', headers: { origin: 'https://app.example.com' } })
+  await real.arrayBuffer()
+  t.equal(real.status, 401, 'the request itself is checked')
+  t.same(received, [])
 })

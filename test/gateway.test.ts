@@ -1,6 +1,8 @@
 // Gateway mode (issue 14): /auth/verify answers nginx, Traefik and Envoy about the requests they hold.
 // Through app.inject with real tokens from a real issuer; the real-nginx test is gateway-nginx.test.ts.
+import Fastify from 'fastify'
 import t from 'tap'
+import { forwardAuth } from '../plugins/clerk-auth/index.js'
 import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
 import { buildApp, logLines, startBackendApi, startIssuer, testClock } from './helper.js'
 
@@ -88,7 +90,7 @@ t.test('forward-auth answers with the identity, the refusal or the 403', async (
     t.equal(narrowed.statusCode, 200, 'nor change the requirement')
     const lateSlash = await ask('/auth/verify/role=org:admin?x=/y', plain)
     t.equal(lateSlash.statusCode, 400, 'a slash in the query does not end the segment')
-    t.equal((await ask('/auth/verify/', plain)).statusCode, 400, 'the path form without a client path')
+    t.match((await ask('/auth/verify/', plain)).json(), { statusCode: 400, message: /^After \/auth\/verify\/ comes a segment of parameters and then the client's path \(Envoy's path_prefix: "\/auth\/verify\/<parameters>"\)/ }, 'the path form without a client path')
     t.match((await ask('/auth/verify/api/orders', plain)).json(), { code: 'gateway_parameters_invalid', message: /unknown parameter "api"/ }, 'a path_prefix without its parameter segment fails closed')
   })
 
@@ -107,7 +109,7 @@ t.test('forward-auth answers with the identity, the refusal or the 403', async (
     for (const name of ['x-clerk-user-id', 'X-Clerk-Org-Role', 'x-clerk-anything']) {
       const res = await ask('/auth/verify', { ...bearer(issuer.sign()), [name]: 'user_admin' })
       t.equal(res.statusCode, 403, name)
-      t.equal(res.json().code, 'identity_header_sent')
+      t.match(res.json(), { statusCode: 403, error: 'Forbidden', code: 'identity_header_sent' })
       t.match(res.json().message, name.toLowerCase())
       t.notOk('x-clerk-user-id' in res.headers)
     }
@@ -126,12 +128,17 @@ t.test('forward-auth answers with the identity, the refusal or the 403', async (
       ['reverification=sometimes', /invalid reverification/],
       ['reverification=second_factor:0', /invalid reverification/],
       ['reverification=third_factor:10', /invalid reverification/],
+      ['reverification=xsecond_factor:10', /invalid reverification/],
+      ['reverification=second_factor:10x', /invalid reverification/],
       [`role=${'x'.repeat(1100)}`, /longer than 1024 characters/]
     ]
+    const longest = `role=${'x'.repeat(1019)}`
+    t.equal(longest.length, 1024)
+    t.equal((await ask(`/auth/verify?${longest}`, token)).json().code, 'forbidden', '1,024 characters are read')
     for (const [parameters, message] of cases) {
       const res = await ask(`/auth/verify?${parameters}`, token)
       t.equal(res.statusCode, 400, parameters.slice(0, 40))
-      t.equal(res.json().code, 'gateway_parameters_invalid')
+      t.match(res.json(), { statusCode: 400, error: 'Bad Request', code: 'gateway_parameters_invalid' })
       t.match(res.json().message, message)
       t.match(res.json().message, /^The forward-auth parameters /)
     }
@@ -167,6 +174,9 @@ t.test('opaque machine credentials through the gateway: API keys and OAuth token
   t.equal(oauth.headers['x-clerk-user-id'], 'user_7')
   t.equal(oauth.headers['x-clerk-client-id'], 'client_cli')
   t.equal(oauth.headers['x-clerk-token-type'], 'oauth_token')
+  const withoutClient = await app.inject({ url, headers: bearer(api.add({ type: 'oauth_token', subject: 'user_8', scopes: ['pings:read'] })) })
+  t.equal(withoutClient.statusCode, 200)
+  t.notOk('x-clerk-client-id' in withoutClient.headers, 'an empty field is left out')
   const unscoped = await app.inject({ url, headers: bearer(api.add({ type: 'api_key', subject: 'user_9', scopes: [] })) })
   t.match(unscoped.json(), { code: 'forbidden', missing: { scope: 'pings:read' } })
 })
@@ -202,11 +212,48 @@ t.test('unusable parameters are logged once each, at most ten a minute by the pl
   const token = bearer(issuer.sign())
   for (let i = 0; i < 3; i++) await app.inject({ url: '/auth/verify?rol=org:admin', headers: token })
   t.equal(warnings().length, 1, 'the same parameters, once')
+  await app.inject({ url: '/auth/verify?role=org:admin', headers: token })
+  t.equal(warnings().length, 1, 'usable ones, never')
   t.match(JSON.parse(warnings()[0] as string), { parameters: 'rol=org:admin', problem: /unknown parameter "rol"/ })
   for (let i = 0; i < 15; i++) await app.inject({ url: `/auth/verify?bad${i}=1`, headers: token })
   t.equal(warnings().length, 10, 'no more than ten a minute')
   clock.advance(60_000)
   await app.inject({ url: '/auth/verify?bad_after_a_minute=1', headers: token })
   t.equal(warnings().length, 11, 'a minute later, again')
+  clock.advance(60_000)
+  const long = `role=${'x'.repeat(1100)}`
+  for (let i = 0; i < 2; i++) t.equal((await app.inject({ url: `/auth/verify?${long}`, headers: token })).statusCode, 400)
+  t.equal(warnings().length, 13, 'an over-long string is not kept: each sight is logged, within the ten a minute')
+  t.equal(JSON.parse(warnings()[12] as string).parameters.length, 200, 'and cut short in the log')
   t.notOk(lines.some((line) => line.includes((token.authorization as string).slice(7))), 'no token in the log')
+})
+
+t.test('forwardAuth without clerk-auth fails at start-up, saying so', async (t) => {
+  const app = Fastify()
+  app.register(forwardAuth, { prefix: '/auth/verify' })
+  await t.rejects(async () => await app.ready(), /forwardAuth needs clerk-auth: register it first/)
+  await app.close()
+})
+
+t.test('a refusal ends the request: no handler runs after it, nothing is logged about it', async (t) => {
+  const issuer = await startIssuer(t)
+  const { lines, stream } = logLines()
+  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url }, {
+    logger: { level: 'warn', stream },
+    extend: (app) => app.get('/who', { config: { public: true } }, async (request) => {
+      const verdict = await app.clerkAuth.authenticate(request)
+      return { verdict: typeof verdict === 'string' ? verdict : 'caller', auth: request.auth === null ? null : 'set' }
+    })
+  })
+  // the key lookup of an unpublished kid answers with a promise; the others synchronously
+  const unknownKid = bearer(issuer.sign(undefined, { header: { kid: 'ins_unpublished' } }))
+  for (const url of ['/auth/verify', '/auth/verify?permission=org:x:read', '/rest-endpoints/1', '/org-pings/1']) {
+    for (const headers of [{}, unknownKid, bearer(issuer.sign())]) {
+      const res = await app.inject({ url, headers })
+      t.ok([200, 401, 403].includes(res.statusCode), `${url}: ${res.statusCode}`)
+    }
+  }
+  t.same(lines.filter((line) => JSON.parse(line).level >= 40), [], 'no "reply already sent", no handler error')
+  t.same((await app.inject({ url: '/who' })).json(), { verdict: 'token_missing', auth: null }, 'authenticate() leaves request.auth null on a refusal')
+  t.same((await app.inject({ url: '/who', headers: bearer(issuer.sign()) })).json(), { verdict: 'caller', auth: 'set' })
 })

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import { LruMap } from 'toad-cache'
 import type { ClerkAuth } from './auth-object.js'
 import type { Access } from './authorization.js'
-import { identityHeaderSent, identityHeaders, parseGatewayAccess, pathParameters } from './gateway.js'
+import { identityHeaderSent, identityHeaders, MAX_GATEWAY_PARAMETERS_LENGTH, parseGatewayAccess, pathParameters } from './gateway.js'
 
 // Distinct parameter strings: one per gateway route in a sane configuration.
 const ACCESS_CACHE_SIZE = 1000
@@ -22,6 +22,7 @@ const ALL_METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS']
 const asciiJson = (json: string): string => json.replace(/[^\x20-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
 
 export async function forwardAuth (fastify: FastifyInstance): Promise<void> {
+  if (!fastify.hasDecorator('clerkAuth')) throw new Error('forwardAuth needs clerk-auth: register it first, in this context or a parent')
   const { clerkAuth } = fastify
   const now = clerkAuth.verifier.options.now
   const accessCache = new LruMap<Access | string>(ACCESS_CACHE_SIZE)
@@ -33,14 +34,15 @@ export async function forwardAuth (fastify: FastifyInstance): Promise<void> {
     const cached = accessCache.get(parameters)
     if (cached !== undefined) return cached
     const access = parseGatewayAccess(parameters)
-    accessCache.set(parameters, access)
+    // an over-long string is refused before it is read: not kept either
+    if (parameters.length <= MAX_GATEWAY_PARAMETERS_LENGTH) accessCache.set(parameters, access)
     if (typeof access === 'string') {
       const at = now()
       if (at - minuteStartedAt >= 60_000) {
         minuteStartedAt = at
         problemsLogged = 0
       }
-      if (problemsLogged++ < PROBLEM_LOGS_PER_MINUTE) log.warn({ parameters, problem: access }, 'forward-auth parameters unusable: fix the gateway configuration')
+      if (problemsLogged++ < PROBLEM_LOGS_PER_MINUTE) log.warn({ parameters: parameters.slice(0, 200), problem: access }, 'forward-auth parameters unusable: fix the gateway configuration')
     }
     return access
   }
@@ -59,8 +61,8 @@ export async function forwardAuth (fastify: FastifyInstance): Promise<void> {
     // /auth/verify?… : the gateway wrote the whole URL (nginx, Traefik). /auth/verify/<parameters>/<client path>:
     // Envoy's path_prefix, then the client's path and query, of which only the prefix is the gateway's.
     const rest = request.url.slice(prefixLength)
-    const query = rest.indexOf('?')
-    const parameters = rest.startsWith('/') ? pathParameters(rest.slice(1)) : query === -1 ? '' : rest.slice(query + 1)
+    // rest: '', '?<query>' or '/<path form>'
+    const parameters = rest.startsWith('/') ? pathParameters(rest.slice(1)) : rest.slice(1)
     if (parameters === undefined) {
       answer(reply, 400, 'gateway_parameters_invalid', `After ${fastify.prefix}/ comes a segment of parameters and then the client's path (Envoy's path_prefix: "${fastify.prefix}/<parameters>"); nginx and Traefik ask ${fastify.prefix}?<parameters>.`)
       return
@@ -89,7 +91,8 @@ export async function forwardAuth (fastify: FastifyInstance): Promise<void> {
     schema: { hide: true },
     onRequest: decide,
     onSend: async (_request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-      if (reply.statusCode !== 200 && typeof payload === 'string') reply.header(REFUSAL_HEADER, asciiJson(payload))
+      // only refusals have a body
+      if (typeof payload === 'string') reply.header(REFUSAL_HEADER, asciiJson(payload))
       return payload
     },
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
