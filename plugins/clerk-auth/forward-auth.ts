@@ -58,10 +58,10 @@ export async function forwardAuth (fastify: FastifyInstance): Promise<void> {
       answer(reply, 403, 'identity_header_sent', `The request carries ${sent}: X-Clerk-* headers are set by the gateway from the verified token, never by the client.`)
       return
     }
-    // /auth/verify?… : the gateway wrote the whole URL (nginx, Traefik). /auth/verify/<parameters>/<client path>:
-    // Envoy's path_prefix, then the client's path and query, of which only the prefix is the gateway's.
+    // After the prefix: '' or '?<parameters>', a URL the gateway wrote whole (nginx, Traefik); or
+    // '/<parameters>/<client path and query>', Envoy's path_prefix and then the client's, of which only
+    // the prefix is the gateway's.
     const rest = request.url.slice(prefixLength)
-    // rest: '', '?<query>' or '/<path form>'
     const parameters = rest.startsWith('/') ? pathParameters(rest.slice(1)) : rest.slice(1)
     if (parameters === undefined) {
       answer(reply, 400, 'gateway_parameters_invalid', `After ${fastify.prefix}/ comes a segment of parameters and then the client's path (Envoy's path_prefix: "${fastify.prefix}/<parameters>"); nginx and Traefik ask ${fastify.prefix}?<parameters>.`)
