@@ -10,6 +10,10 @@ import { identityHeaders, parseGatewayAccess } from '../plugins/clerk-auth/index
 import { pathParameters } from '../plugins/clerk-auth/gateway.js'
 
 const read = (path: string): string => readFileSync(join(import.meta.dirname, '..', path), 'utf8')
+// The examples reach the service as the Kubernetes Service in deploy/kubernetes/ names it.
+const service = parse(read('deploy/kubernetes/service.yaml')) as { metadata: { name: string }, spec: { ports: Array<{ port: number }> } }
+const serviceHost = service.metadata.name
+const servicePort = service.spec.ports[0]?.port as number
 
 const apiKey = (subject: string) => ({ object: 'api_key', id: 'ak_1', subject, scopes: [], claims: null, revoked: false, expired: false, expiration: null })
 // Every identity header the service can send, from a caller of each kind with every field set.
@@ -49,6 +53,7 @@ t.test('Traefik: fixed addresses with usable requirements; X-Clerk-* stripped, t
     const forward = middleware.forwardAuth as ForwardAuth
     const address = new URL(forward.address)
     t.equal(address.pathname, '/auth/verify', name)
+    t.equal(address.host, servicePort === 80 ? serviceHost : `${serviceHost}:${servicePort}`, `${name}: the Kubernetes Service`)
     t.type(parseGatewayAccess(address.search.slice(1)), 'object', `${name}: ${address.search}`)
     t.not(forward.trustForwardHeader, true)
     const regex = new RegExp(forward.authResponseHeadersRegex as string)
@@ -95,6 +100,9 @@ t.test('Envoy: requirements in path_prefix only, client X-Clerk-* headers sent t
     t.same(config.http_service.authorization_response.allowed_upstream_headers.patterns, [{ prefix: 'x-clerk-' }])
     t.same(config.http_service.authorization_response.allowed_client_headers.patterns.map((p) => p.exact), ['www-authenticate', 'retry-after', 'content-type'])
   }
+  const cluster = (envoy as unknown as { static_resources: { clusters: Array<{ name: string, load_assignment: { endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { address: string, port_value: number } } } }> }> } }> } })
+    .static_resources.clusters.find((entry) => entry.name === 'clerk_auth')
+  t.same(cluster?.load_assignment.endpoints[0]?.lb_endpoints[0]?.endpoint.address.socket_address, { address: serviceHost, port_value: servicePort }, 'the Kubernetes Service')
   const routes = manager.route_config.virtual_hosts.flatMap((host) => host.routes)
   for (const route of routes) {
     const enabled = checks.filter((check) => {
