@@ -72,12 +72,7 @@ export async function forwardAuth (fastify: FastifyInstance): Promise<void> {
       answer(reply, 400, 'gateway_parameters_invalid', `The forward-auth parameters ${access}.`)
       return
     }
-    const admitted = clerkAuth.guard(request, reply, access)
-    if (admitted instanceof Promise) {
-      admitted.then((settled) => { if (settled) done() }, done)
-    } else if (admitted) {
-      done()
-    }
+    clerkAuth.guard(request, reply, access, done)
   }
 
   // A gateway only asks about a request's headers; a forwarded body is left unread, whatever its type.

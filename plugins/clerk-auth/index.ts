@@ -1,6 +1,6 @@
 // clerk-auth: the one public entry. The Fastify adapter (decorators, hooks, replies) over the
 // framework-free verifier (verifier.ts); everything other code needs is exported from here.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { unmetRequirements, type AuthRequirement, type ClerkAuth } from './auth-object.js'
 import { forbiddenMessage, missingPart, requirementProblem, type Access } from './authorization.js'
@@ -47,11 +47,11 @@ export interface ClerkAuthDecorator {
   /** Counters for operators (metrics) and tests; cheap to keep, built when read. */
   stats: () => ClerkAuthStats
   /**
-   * Authenticates the request for access (what a route's config or a gateway asks) and, when it may
-   * not go on, sends the refusal (401/503) or the 403: true when it may go on, with request.auth set.
-   * Synchronous when the verdict is, like authenticate.
+   * An onRequest hook's work, for access (what a route's config or a gateway asks): authenticates the
+   * request and either calls done (request.auth set) or answers with the refusal (401/503) or the 403.
+   * Calls done synchronously when the verdict is, like authenticate.
    */
-  guard: (request: FastifyRequest, reply: FastifyReply, access: Access) => boolean | Promise<boolean>
+  guard: (request: FastifyRequest, reply: FastifyReply, access: Access, done: HookHandlerDoneFunction) => void
   /** What the caller lacks of requirement (empty when it is met). */
   unmet: (auth: ClerkAuth, requirement: AuthRequirement) => Array<keyof AuthRequirement>
   /** Whether tokens of this kind can be verified here: API keys need the secret key. */
@@ -166,9 +166,13 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     return false
   }
 
-  function guard (request: FastifyRequest, reply: FastifyReply, access: Access): boolean | Promise<boolean> {
+  function guard (request: FastifyRequest, reply: FastifyReply, access: Access, done: HookHandlerDoneFunction): void {
     const verdict = authenticate(request, access.acceptsToken)
-    return verdict instanceof Promise ? verdict.then((settled) => admits(reply, settled, access.auth)) : admits(reply, verdict, access.auth)
+    if (verdict instanceof Promise) {
+      verdict.then((settled) => { if (admits(reply, settled, access.auth)) done() }, done)
+    } else if (admits(reply, verdict, access.auth)) {
+      done()
+    }
   }
 
   fastify.decorate('clerkAuth', {
@@ -194,12 +198,7 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
       done()
       return
     }
-    const admitted = guard(request, reply, config)
-    if (admitted instanceof Promise) {
-      admitted.then((settled) => { if (settled) done() }, done)
-    } else if (admitted) {
-      done()
-    }
+    guard(request, reply, config, done)
   })
 }
 
