@@ -1,7 +1,7 @@
 import { LruMap } from 'toad-cache'
 import type { ClerkAuth } from './auth-object.js'
 import type { RefusalCode } from './refusals.js'
-import { SESSIONS_ONLY, type TokenType } from './token-types.js'
+import type { TokenType } from './token-types.js'
 
 export type Verdict = ClerkAuth | RefusalCode
 
@@ -74,15 +74,9 @@ export class VerificationCache {
   }
 
   /**
-   * The verdict, if it is still valid now and no key was withdrawn since it was given; for a token
-   * of a kind not accepted here, token_type_not_accepted, as the full check would answer.
+   * The verdict, with the kind of token it was given to, if it is still valid now and no key was
+   * withdrawn since it was given; verdictHere says what it is where other kinds are accepted.
    */
-  get (token: string, nowMs: number, keyGeneration: number, accepts: readonly TokenType[] = SESSIONS_ONLY): Verdict | undefined {
-    const entry = this.find(token, nowMs, keyGeneration)
-    return entry === undefined ? undefined : verdictHere(entry, accepts)
-  }
-
-  /** The entry behind get: the verdict with the kind of token it was given to. */
   find (token: string, nowMs: number, keyGeneration: number): CachedVerdict | undefined {
     return lookUp(this.#accepted, token, nowMs, keyGeneration) ?? lookUp(this.#refused, token, nowMs, keyGeneration)
   }
