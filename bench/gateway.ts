@@ -6,11 +6,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startDevIssuer } from '../src/dev-issuer/dev-issuer.js'
-import { signJwt } from '../src/dev-issuer/sign-jwt.js'
+import { mintDevToken, startDevIssuer } from '../src/dev-issuer/dev-issuer.js'
 import { generateSigningKey } from '../src/dev-issuer/signing-key.js'
 import { freePort } from './free-port.js'
-import { cpuMicros, load, median, pinned, SERVER_CORE, startServer } from './harness.js'
+import { cpuMicros, load, median, pinned, SERVER_CORE, startServer, unexpectedOf, withChildren } from './harness.js'
 import type { LoadResult, LoadSpec } from './load.js'
 import { runNginx } from './nginx.js'
 
@@ -19,19 +18,12 @@ const root = join(import.meta.dirname, '../..')
 export interface GatewayBenchOptions { rounds: number, durationSeconds: number, connections: number }
 
 /** CPU time of a process and its children (nginx's worker), in microseconds. */
-function treeCpuMicros (pid: number): number {
-  let children: number[] = []
-  try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
-  } catch {}
-  return [pid, ...children].reduce((sum, p) => sum + cpuMicros(p), 0)
-}
+const treeCpuMicros = (pid: number): number => withChildren(pid).reduce((sum, p) => sum + cpuMicros(p), 0)
 
 export async function runGatewayBench ({ rounds, durationSeconds, connections }: GatewayBenchOptions): Promise<void> {
   const key = generateSigningKey()
   const issuer = await startDevIssuer(key, 0, 'http://localhost:3000')
-  const nowS = Math.floor(Date.now() / 1000)
-  const mint = (sid: string): string => signJwt({ kid: key.publicJwk.kid }, { azp: 'http://localhost:3000', exp: nowS + 3600, iat: nowS, iss: issuer.url, nbf: nowS - 5, sid, sub: 'user_bench', v: 2 }, key.privateKey)
+  const mint = (sid: string): string => mintDevToken(key, issuer.url, { sub: 'user_bench', sid, azp: 'http://localhost:3000', ttlSeconds: 3600 })
   // As in the main bench: more distinct tokens than the 1,000-entry cache holds, so each is a first sight (an RSA check).
   const tokensFile = join(tmpdir(), `bench-gateway-tokens-${process.pid}.txt`)
   writeFileSync(tokensFile, Array.from({ length: 2000 }, (_, i) => mint(`sess_gateway_${i}`)).join('\n'))
@@ -68,7 +60,7 @@ export async function runGatewayBench ({ rounds, durationSeconds, connections }:
     const result = await load({ ...scenario.spec, url: nginx.url, connections, pipelining: 1, durationSeconds })
     const serviceUsed = cpuMicros(service.pid) - serviceBefore
     const used = treeCpuMicros(nginx.pid) - nginxBefore + serviceUsed
-    const unexpected = Object.entries(result.statusCodes).reduce((sum, [code, count]) => sum + (Number(code) === scenario.expect ? 0 : count), 0) + result.errors + result.timeouts
+    const unexpected = unexpectedOf(result, scenario.expect)
     if (unexpected > 0) process.stdout.write(`  ${scenario.name}: ${unexpected} unexpected answers (${JSON.stringify(result.statusCodes)})\n`)
     return { ...result, cpuMicrosPerRequest: used / Math.max(result.total, 1), serviceCpuMicrosPerRequest: serviceUsed / Math.max(result.total, 1) }
   }

@@ -43,15 +43,20 @@ export async function startServer (name: string, script: string, env: Record<str
   return { url, pid: child.pid as number, child }
 }
 
-/** Resident memory of a process and its children (cluster workers), in MiB. */
-export function rssMiB (pid: number): { rss: number, peak: number } {
-  const pids = [pid]
+/** A process and its children (cluster workers, nginx's worker). */
+export function withChildren (pid: number): number[] {
   try {
-    pids.push(...readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number))
-  } catch {}
+    return [pid, ...readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)]
+  } catch {
+    return [pid]
+  }
+}
+
+/** Resident memory of a process and its children, in MiB. */
+export function rssMiB (pid: number): { rss: number, peak: number } {
   let rss = 0
   let peak = 0
-  for (const p of pids) {
+  for (const p of withChildren(pid)) {
     try {
       const status = readFileSync(`/proc/${p}/status`, 'utf8')
       rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
@@ -91,4 +96,10 @@ export const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+/** Answers other than the expected status, errors and timeouts. */
+export function unexpectedOf (result: LoadResult, expect: number): number {
+  const statuses = Object.entries(result.statusCodes).reduce((sum, [code, count]) => sum + (Number(code) === expect ? 0 : count), 0)
+  return statuses + result.errors + result.timeouts
 }

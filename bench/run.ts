@@ -13,7 +13,7 @@ import { mintDevM2mToken, startDevIssuer } from '../src/dev-issuer/dev-issuer.js
 import { signJwt } from '../src/dev-issuer/sign-jwt.js'
 import { generateSigningKey } from '../src/dev-issuer/signing-key.js'
 import { freePort } from './free-port.js'
-import { load, LOAD_CORE, measure, median, pinned, rssMiB, runLoadProcess, SERVER_CORE, startServer, type Server } from './harness.js'
+import { load, LOAD_CORE, measure, median, pinned, rssMiB, runLoadProcess, SERVER_CORE, startServer, unexpectedOf, type Server } from './harness.js'
 import type { LoadResult, LoadSpec } from './load.js'
 import type { OverloadResult, OverloadSpec } from './overload-load.js'
 
@@ -103,11 +103,6 @@ type Measured = LoadResult & { cpuMicrosPerRequest: number }
 interface Sample { service: Measured, ceiling: Measured, metricsOff: Measured, ratio: number, cpuRatio: number, unexpected: number, rsaLimit?: Measured, recipe?: Measured }
 const samples = new Map<string, Sample[]>(scenarios.map((s) => [s.name, []]))
 const peakRss = new Map<string, number>()
-
-function unexpectedOf (result: LoadResult, expect: number): number {
-  const statuses = Object.entries(result.statusCodes).reduce((sum, [code, count]) => sum + (Number(code) === expect ? 0 : count), 0)
-  return statuses + result.errors + result.timeouts
-}
 
 // A short warm-up of every path on both servers (JIT, caches, keys).
 for (const scenario of scenarios) {
