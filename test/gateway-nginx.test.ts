@@ -5,7 +5,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
-import { buildApp, startIssuer, type TestIssuer } from './helper.js'
+import { bearer, buildApp, serveOnLoopback, startIssuer, type TestIssuer } from './helper.js'
 import { shippedConfig, startNginx, type RunningNginx } from './nginx.js'
 
 interface Received { method: string, url: string, headers: IncomingHttpHeaders, body: string }
@@ -21,12 +21,8 @@ async function startUpstream (t: Test): Promise<{ port: number, received: Receiv
       response.end(`backend: ${request.method as string} ${request.url as string}`)
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(async () => {
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
-  })
-  return { port: (server.address() as AddressInfo).port, received }
+  const { url } = await serveOnLoopback(t, server)
+  return { port: Number(new URL(url).port), received }
 }
 
 /** The service, nginx with the shipped gateway configuration, and the recording upstream. */
@@ -42,7 +38,6 @@ async function startGateway (t: Test, issuer: TestIssuer, edit = (config: string
   return { nginx, received: upstream.received, closeService: async () => await app.close() }
 }
 
-const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 const member = { v: 2, fea: 'o:invoices', o: { id: 'org_acme', rol: 'member', slg: 'acme', per: 'read', fpm: '1' } }
 const clerkHeaders = (headers: IncomingHttpHeaders): Record<string, unknown> =>
   Object.fromEntries(Object.entries(headers).filter(([name]) => name.startsWith('x-clerk-')))

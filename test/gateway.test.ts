@@ -4,9 +4,8 @@ import Fastify from 'fastify'
 import t from 'tap'
 import { forwardAuth } from '../plugins/clerk-auth/index.js'
 import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
-import { buildApp, logLines, startBackendApi, startIssuer, testClock } from './helper.js'
+import { bearer, buildApp, logLines, startBackendApi, startIssuer, testClock } from './helper.js'
 
-const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 // A member of acme holding org:pings:read (v2 claims: bit 0 of the pings feature's mask).
 const member = { v: 2, fea: 'o:pings', o: { id: 'org_acme', rol: 'member', slg: 'acme', per: 'read,manage', fpm: '1' } }
 

@@ -83,7 +83,7 @@ export interface TestIssuer {
 const padding = 'x'.repeat(2 * 1024 * 1024)
 
 /** Listens on a free 127.0.0.1 port; close() (also run when the test ends) drops open connections. */
-async function serveOnLoopback (t: Test, server: Server): Promise<{ url: string, close: () => Promise<void> }> {
+export async function serveOnLoopback (t: Test, server: Server): Promise<{ url: string, close: () => Promise<void> }> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   let closed = false
   const close = async (): Promise<void> => {
@@ -182,6 +182,9 @@ export function hs256WithPublicKey (key: SigningKey, payload: Record<string, unk
   const input = forgeToken({ alg: 'HS256', typ: 'JWT', kid: key.publicJwk.kid }, payload).slice(0, -1)
   return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`
 }
+
+/** The Authorization header carrying a token. */
+export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 
 /** A log destination that keeps every line written to it. */
 export function logLines (): { lines: string[], stream: Writable } {

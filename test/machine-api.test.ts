@@ -2,9 +2,7 @@
 // that speaks its documented requests and answers (src/dev-issuer/backend-api.ts) counts every call.
 import t from 'tap'
 import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
-import { buildApp, logLines, startBackendApi, startIssuer, testClock, type TestBackendApi, type TestIssuer } from './helper.js'
-
-const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
+import { bearer, buildApp, logLines, startBackendApi, startIssuer, testClock, type TestBackendApi, type TestIssuer } from './helper.js'
 
 async function machineApp (t: Parameters<typeof buildApp>[0], issuer: TestIssuer, api: TestBackendApi, env: Record<string, unknown> = {}, now?: () => number) {
   const { lines, stream } = logLines()

@@ -6,7 +6,7 @@ import t from 'tap'
 import { createVerifier, type TokenType } from '../plugins/clerk-auth/index.js'
 import { m2mClaims, m2mHeader, oauthClaims, oauthHeader } from '../src/dev-issuer/machine-claims.js'
 import { generateSigningKey } from '../src/dev-issuer/signing-key.js'
-import { buildApp, startIssuer, testKeys, type TestIssuer } from './helper.js'
+import { bearer, buildApp, startIssuer, testKeys, type TestIssuer } from './helper.js'
 
 const vectors = JSON.parse(readFileSync(new URL('./fixtures/clerk-machine-vectors.json', import.meta.url), 'utf8'))
 
@@ -14,7 +14,6 @@ const m2m = (issuer: TestIssuer, input: Partial<Parameters<typeof m2mClaims>[0]>
   issuer.sign(m2mClaims({ issuer: issuer.url, machineId: 'mch_caller', ...input }), { header })
 const oauth = (issuer: TestIssuer, input: Partial<Parameters<typeof oauthClaims>[0]> = {}, header: Record<string, unknown> = oauthHeader): string =>
   issuer.sign(oauthClaims({ issuer: issuer.url, userId: 'user_1', clientId: 'client_1', scopes: ['pings:read'], ...input }), { header })
-const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 
 t.test('each route takes the kinds it declares: machines on /machine-pings, sessions on /rest-endpoints', async (t) => {
   const issuer = await startIssuer(t)

@@ -4,9 +4,7 @@ import t from 'tap'
 import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
 import { listenForMetrics, metricsUrl } from '../plugins/metrics/index.js'
 import { DURATION_BUCKETS, RequestDurations } from '../plugins/metrics/request-durations.js'
-import { buildApp, freePort, metricValue, parseMetrics, publicPem, readMetrics, startBackendApi, startIssuer, testClock, testKeys, waitFor, type Env, type MetricSample } from './helper.js'
-
-const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
+import { bearer, buildApp, freePort, metricValue, parseMetrics, publicPem, readMetrics, startBackendApi, startIssuer, testClock, testKeys, waitFor, type Env, type MetricSample } from './helper.js'
 
 /** Settings with metrics on, on a free port. */
 const withMetrics = async (env: Env): Promise<Env> => ({ ...env, METRICS_PORT: await freePort() })

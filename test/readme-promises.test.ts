@@ -8,7 +8,7 @@ import { fetchJson } from '../plugins/clerk-auth/jwks.js'
 import { createJwksKeyStore } from '../plugins/clerk-auth/key-store.js'
 import { applyAuthDirective, authDirectiveTypeDefs } from '../plugins/graphql/auth-directive.js'
 import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
-import { buildApp, forgeToken, publicPem, startBackendApi, startIssuer, testKeys } from './helper.js'
+import { bearer, buildApp, forgeToken, publicPem, startBackendApi, startIssuer, testKeys } from './helper.js'
 
 t.test('GraphQL: a typo in an @auth requirement fails at start-up, naming the field', async (t) => {
   const schema = (directive: string): string => `${authDirectiveTypeDefs} type Query { secret: String ${directive} }`
@@ -123,7 +123,6 @@ t.test('GraphQL answers every refusal code with its HTTP status and the code as 
     GRAPHQL_ACCEPTS_TOKEN: 'session_token,m2m_token,api_key'
   })
   const nowS = Math.floor(Date.now() / 1000)
-  const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
   const sign = (claims: Record<string, unknown>, header?: Record<string, unknown>): Record<string, string> =>
     bearer(issuer.sign(issuer.claims(claims), { header }))
   const cases: Record<Exclude<RefusalCode, 'issuer_unavailable' | 'clerk_api_unavailable'>, Record<string, string>> = {
