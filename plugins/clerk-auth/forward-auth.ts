@@ -2,6 +2,7 @@
 // (ext_authz, HTTP service) ask about each request they hold. Register it with a prefix:
 //   app.register(forwardAuth, { prefix: '/auth/verify' })
 // Not wrapped in fastify-plugin: its body handling stays inside its own routes.
+import { STATUS_CODES } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { LruMap } from 'toad-cache'
 import type { ClerkAuth } from './auth-object.js'
@@ -48,7 +49,7 @@ export async function forwardAuth (fastify: FastifyInstance): Promise<void> {
   }
 
   function answer (reply: FastifyReply, statusCode: 400 | 403, code: string, message: string): void {
-    reply.code(statusCode).send({ statusCode, error: statusCode === 400 ? 'Bad Request' : 'Forbidden', code, message })
+    reply.code(statusCode).send({ statusCode, error: STATUS_CODES[statusCode], code, message })
   }
 
   // Answered before any body is read: the gateway's parameters, the client's headers, the token.
