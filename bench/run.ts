@@ -68,7 +68,9 @@ const apiKey = mintDevOpaqueToken(key.privateKey, { type: 'api_key', subject: 'u
 const otherKey = generateSigningKey()
 const badToken = signJwt({ kid: key.publicJwk.kid }, claimsFor('sess_forged'), otherKey.privateKey)
 
-const serviceEnv = { METRICS_PORT: '0', CLERK_ISSUER_URL: issuer.url, CLERK_SECRET_KEY: issuer.secretKey, CLERK_API_URL: issuer.url, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', CLERK_VERIFICATION_CACHE_SIZE: CACHE_SIZE }
+// A frontend origin listed for CORS, as a real deployment has; the cross-origin scenario sends it.
+const FRONTEND_ORIGIN = 'http://localhost:3000'
+const serviceEnv = { CORS_ORIGINS: FRONTEND_ORIGIN, METRICS_PORT: '0', CLERK_ISSUER_URL: issuer.url, CLERK_SECRET_KEY: issuer.secretKey, CLERK_API_URL: issuer.url, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', CLERK_VERIFICATION_CACHE_SIZE: CACHE_SIZE }
 // The service as shipped, metrics on; and the same with METRICS_PORT=0, to show what counting costs.
 const service = await startServer('service', join(root, 'dist/src/server.js'), { ...serviceEnv, METRICS_PORT: String(await freePort()) }, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
 const metricsOff = await startServer('service, metrics off', join(root, 'dist/src/server.js'), serviceEnv, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, SERVER_CORE)
@@ -89,6 +91,7 @@ const gqlBody = JSON.stringify({ query: '{ pingOne(id: "12345") }' })
 const distinctSpec: Scenario['spec'] = { method: 'GET', path: '/rest-endpoints/12345', headers: {}, tokensFile }
 const scenarios: Scenario[] = [
   { name: 'REST, one token', expect: 200, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: { authorization: `Bearer ${oneToken}` } } },
+  { name: 'REST, one token, cross-origin', expect: 200, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: { authorization: `Bearer ${oneToken}`, origin: FRONTEND_ORIGIN } } },
   { name: 'REST, one M2M JWT', expect: 200, machine: true, spec: { method: 'GET', path: '/machine-pings/12345', headers: { authorization: `Bearer ${m2mToken}` } } },
   { name: 'REST, one API key (cached)', expect: 200, machine: true, spec: { method: 'GET', path: '/machine-pings/12345', headers: { authorization: `Bearer ${apiKey}` } } },
   // Every request takes the next of 2,000 tokens (see load.ts): with a 1,000-entry cache, none is a hit.

@@ -3,11 +3,12 @@ import fastifyAutoload from '@fastify/autoload'
 import fastifyEnv from '@fastify/env'
 import { LogController, type FastifyInstance, type FastifyLoggerOptions, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import clerkAuth from '../plugins/clerk-auth/index.js'
+import corsPlugin from '../plugins/cors/index.js'
 import metrics from '../plugins/metrics/index.js'
 import overload from '../plugins/overload.js'
 import devIssuer from './dev-issuer/index.js'
 import { requestLoggerFactory } from './request-logger.js'
-import { checkSettings, clerkAuthOptions, settingErrorFromOption, settingsSchema, toConfigError, type Settings } from './settings.js'
+import { checkSettings, clerkAuthOptions, configuredIssuer, corsSetting, metricsPortInUse, settingErrorFromOption, settingsSchema, toConfigError, type Settings } from './settings.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -21,6 +22,9 @@ export interface AppOptions {
   /** The clock clerk-auth judges tokens and key ages by, in ms since the epoch (tests pass their own). */
   now?: () => number
 }
+
+// Where routes/auth/verify/ mounts the gateway check: gateways answer browsers themselves.
+const GATEWAY_PREFIX = '/auth/verify'
 
 // Tokens travel in these headers: no log line may carry them, whatever serializer is in use.
 const redact = { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'], censor: '[redacted]' }
@@ -70,11 +74,19 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
   checkSettings(fastify.config)
   fastify.log.level = fastify.config.LOG_LEVEL
 
-  // First of the request hooks: a shed request costs no verification.
+  // First of the request hooks: preflights are answered before anything else, and every answer
+  // after it, refusals and shed requests included, carries the headers a page needs to read it.
+  const cors = corsSetting(fastify.config, configuredIssuer(fastify.config) === undefined)
+  await fastify.register(corsPlugin, { origins: cors.origins, allowLoopbackOrigins: cors.allowLoopbackOrigins, excludedPrefixes: [GATEWAY_PREFIX] })
+  if (cors.from === 'nothing set') {
+    fastify.log.info('No browser on another origin may call the API: set CORS_ORIGINS (or CLERK_AUTHORIZED_PARTIES) to your frontend\'s origins to allow it.')
+  }
+
+  // Then a shed request costs no verification.
   await fastify.register(overload, { maxEventLoopDelayMs: fastify.config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, retryAfterSeconds: fastify.config.OVERLOAD_RETRY_AFTER_SECONDS })
 
   // Without CLERK_ISSUER_URL, a local issuer whose URL clerk-auth is given below.
-  await fastify.register(devIssuer)
+  await fastify.register(devIssuer, { now: opts.now })
   try {
     // The reusable plugin takes options only: the settings are mapped to them here.
     await fastify.register(clerkAuth, { ...clerkAuthOptions(fastify.config, fastify.devIssuer), now: opts.now })
@@ -83,14 +95,19 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
   }
 
   // Before the other plugins, so that every route they and routes/ declare is measured.
-  await fastify.register(metrics, { host: fastify.config.METRICS_HOST, port: fastify.config.METRICS_PORT, now: opts.now })
+  await fastify.register(metrics, {
+    host: fastify.config.METRICS_HOST,
+    port: fastify.config.METRICS_PORT,
+    now: opts.now,
+    whenPortInUse: metricsPortInUse(fastify.config)
+  })
 
   await fastify.register(fastifyAutoload, {
     dir: join(import.meta.dirname, '../plugins'),
     // plugins/ folders group files; they are not URL prefixes
     dirNameRoutePrefix: false,
-    // clerk-auth, metrics and overload are registered above, with their options
-    ignorePattern: /^clerk-auth$|^metrics$|^overload\.[jt]s$|\.d\.ts$|\.map$/
+    // clerk-auth, cors, metrics and overload are registered above, with their options
+    ignorePattern: /^clerk-auth$|^cors$|^metrics$|^overload\.[jt]s$|\.d\.ts$|\.map$/
   })
   await fastify.register(fastifyAutoload, {
     dir: join(import.meta.dirname, '../routes'),

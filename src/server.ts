@@ -7,7 +7,7 @@ import fp from 'fastify-plugin'
 import { AggregatorRegistry } from 'prom-client'
 import { listenForMetrics } from '../plugins/metrics/index.js'
 import serviceApp, { processLogger, serverOptions } from './app.js'
-import { readSettings, type Settings } from './settings.js'
+import { metricsPortInUse, readSettings, type Settings } from './settings.js'
 
 function exitWith (message: string): never {
   process.stderr.write(`${message}\n`)
@@ -35,7 +35,8 @@ async function runPrimary (workers: number, config: Settings): Promise<void> {
       const server = await listenForMetrics(config.METRICS_HOST, config.METRICS_PORT, async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }))
       server.unref()
     } catch (err) {
-      exitWith((err as Error).message)
+      if (metricsPortInUse(config) === 'fail' || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') exitWith((err as Error).message)
+      process.stderr.write(`${(err as Error).message} Carrying on without metrics.\n`)
     }
   }
   let stopping = false

@@ -1,6 +1,6 @@
 import envSchema from 'env-schema'
 import type { FromSchema } from 'json-schema-to-ts'
-import { acceptsTokenProblem, clerkAuthOptionsSchema, type ClerkAuthOptions, type InvalidOption, type TokenType } from '../plugins/clerk-auth/index.js'
+import { acceptsTokenProblem, clerkAuthOptionsSchema, isBareOrigin, type ClerkAuthOptions, type InvalidOption, type TokenType } from '../plugins/clerk-auth/index.js'
 
 // The clerk-auth options' own ranges and defaults: one place says what a valid value is.
 const option = clerkAuthOptionsSchema.properties
@@ -27,6 +27,8 @@ export const settingsSchema = {
     // Empty means unset: the development issuer runs instead. clerk-auth checks the URL itself.
     CLERK_ISSUER_URL: { type: 'string' },
     CLERK_AUTHORIZED_PARTIES: { type: 'string' },
+    // Empty means unset: CLERK_AUTHORIZED_PARTIES, else (development issuer only) any loopback port.
+    CORS_ORIGINS: { type: 'string' },
     CLERK_CLOCK_SKEW_MS: option.clockSkewMs,
     CLERK_JWKS_TIMEOUT_MS: option.jwksTimeoutMs,
     CLERK_JWKS_REFRESH_INTERVAL_MS: option.jwksRefreshIntervalMs,
@@ -101,6 +103,7 @@ const hints: Partial<Record<keyof Settings, string>> = {
   CLERK_ISSUER_URL:
     'must be your Clerk Frontend API URL, e.g. https://your-app.clerk.accounts.dev (plain http only for a loopback host)',
   CLERK_AUTHORIZED_PARTIES: 'must be a comma-separated list of origins, e.g. https://app.example.com,http://localhost:3000',
+  CORS_ORIGINS: 'must be a comma-separated list of exact origins, e.g. https://app.example.com,http://localhost:3001, or none',
   CLERK_ACCEPT_PENDING_SESSIONS: 'must be true or false',
   CLERK_SECRET_KEY: 'must be your instance\'s secret key, sk_live_… or sk_test_… (Dashboard > API keys)',
   CLERK_MACHINE_SECRET_KEY: 'must be a machine\'s secret key, ak_… (Dashboard > Machines)',
@@ -167,8 +170,8 @@ export function readSettings (): Settings {
   }
 }
 
-/** CLERK_AUTHORIZED_PARTIES as a list (clerk-auth checks that each entry is an origin). */
-export function parseAuthorizedParties (value: string | undefined): string[] | undefined {
+/** A comma-separated list of origins (CLERK_AUTHORIZED_PARTIES, CORS_ORIGINS); their users check each entry. */
+export function parseOriginList (value: string | undefined): string[] | undefined {
   if (value === undefined || value.trim() === '') return undefined
   return value.split(',').map((entry) => entry.trim().replace(/\/+$/, '')).filter((entry) => entry !== '')
 }
@@ -183,18 +186,22 @@ export function configuredJwtKey (settings: Pick<Settings, 'CLERK_JWT_KEY'>): st
   return settings.CLERK_JWT_KEY?.trim() === '' ? undefined : settings.CLERK_JWT_KEY
 }
 
-/** Rules between settings; throws a ConfigError naming the first setting that breaks one. */
 /** GRAPHQL_ACCEPTS_TOKEN as a list of token types (checked by checkSettings). */
 export function graphqlAcceptsToken (settings: Pick<Settings, 'GRAPHQL_ACCEPTS_TOKEN'>): TokenType[] {
   return settings.GRAPHQL_ACCEPTS_TOKEN.split(',').map((type) => type.trim()) as TokenType[]
 }
 
+/** Rules between settings; throws a ConfigError naming the first setting that breaks one. */
 export function checkSettings (settings: Settings): void {
   const tokens = acceptsTokenProblem(graphqlAcceptsToken(settings))
   if (tokens !== undefined) throw new ConfigError('GRAPHQL_ACCEPTS_TOKEN', `${tokens}, comma-separated`)
   const issuer = configuredIssuer(settings)
   if (configuredJwtKey(settings) !== undefined && issuer === undefined) {
     throw new ConfigError('CLERK_ISSUER_URL', 'is required with CLERK_JWT_KEY: it is the exact iss of your tokens')
+  }
+  const cors = corsSetting(settings, issuer === undefined)
+  if (cors.from !== 'development issuer' && cors.from !== 'nothing set' && !cors.origins.every(isBareOrigin)) {
+    throw new ConfigError(cors.from, hints[cors.from] as string)
   }
   if (issuer === undefined && settings.NODE_ENV === 'production') {
     throw new ConfigError(
@@ -214,7 +221,7 @@ export function clerkAuthOptions (settings: Settings, devIssuer: { url: string, 
   return {
     ...plain as Pick<ClerkAuthOptions, PlainOption>,
     issuer: configuredIssuer(settings) ?? devIssuerUrl ?? '',
-    authorizedParties: parseAuthorizedParties(settings.CLERK_AUTHORIZED_PARTIES),
+    authorizedParties: parseOriginList(settings.CLERK_AUTHORIZED_PARTIES),
     jwtKey: configuredJwtKey(settings),
     machineId: unlessEmpty(settings.CLERK_MACHINE_ID),
     publishableKey: unlessEmpty(settings.CLERK_PUBLISHABLE_KEY),
@@ -224,7 +231,35 @@ export function clerkAuthOptions (settings: Settings, devIssuer: { url: string, 
   }
 }
 
+/** Who may call the service from a browser on another origin, and which setting said so. */
+export interface CorsSetting {
+  origins: string[]
+  /** Any port of localhost, 127.0.0.1 and [::1]: with the development issuer when nothing is set. */
+  allowLoopbackOrigins: boolean
+  from: 'CORS_ORIGINS' | 'CLERK_AUTHORIZED_PARTIES' | 'development issuer' | 'nothing set'
+}
+
+/**
+ * CORS_ORIGINS (none: no browser on another origin), else CLERK_AUTHORIZED_PARTIES (the frontends
+ * tokens are issued to), else with the development issuer any loopback port (next dev), else nobody.
+ */
+export function corsSetting (settings: Pick<Settings, 'CORS_ORIGINS' | 'CLERK_AUTHORIZED_PARTIES'>, developmentIssuer: boolean): CorsSetting {
+  if (settings.CORS_ORIGINS?.trim() === 'none') return { origins: [], allowLoopbackOrigins: false, from: 'CORS_ORIGINS' }
+  const own = parseOriginList(settings.CORS_ORIGINS)
+  if (own !== undefined) return { origins: own, allowLoopbackOrigins: false, from: 'CORS_ORIGINS' }
+  const parties = parseOriginList(settings.CLERK_AUTHORIZED_PARTIES)
+  if (parties !== undefined) return { origins: parties, allowLoopbackOrigins: false, from: 'CLERK_AUTHORIZED_PARTIES' }
+  return developmentIssuer
+    ? { origins: [], allowLoopbackOrigins: true, from: 'development issuer' }
+    : { origins: [], allowLoopbackOrigins: false, from: 'nothing set' }
+}
+
+/** A taken METRICS_PORT stops production; in development the service carries on without metrics. */
+export function metricsPortInUse (settings: Pick<Settings, 'NODE_ENV'>): 'fail' | 'warn' {
+  return settings.NODE_ENV === 'production' ? 'fail' : 'warn'
+}
+
 /** The azp the development issuer puts in its tokens: the first allowed party, else a local Next.js app. */
 export function developmentAzp (settings: Pick<Settings, 'CLERK_AUTHORIZED_PARTIES'>): string {
-  return parseAuthorizedParties(settings.CLERK_AUTHORIZED_PARTIES)?.[0] ?? 'http://localhost:3000'
+  return parseOriginList(settings.CLERK_AUTHORIZED_PARTIES)?.[0] ?? 'http://localhost:3000'
 }

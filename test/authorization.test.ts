@@ -120,7 +120,7 @@ t.test('a route declaring an unusable requirement fails start-up', async (t) => 
   }), /Route GET \/typo: config.auth has an unknown key "permision"/)
   await t.rejects(buildApp(t, { CLERK_ISSUER_URL: issuer.url }, {
     extend: (app) => app.get('/both', { config: { public: true, auth: { role: 'admin' } } }, async () => 'x')
-  }), /a public route cannot declare config.auth or config.acceptsToken/)
+  }), /a public route cannot declare config.auth, config.acceptsToken or config.optionalAuth/)
 })
 
 t.test('requirementProblem: every accepted shape, and each refusal in its words', async (t) => {

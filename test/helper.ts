@@ -30,7 +30,9 @@ export async function buildApp (t: Test, env: Env, options: BuildOptions = {}): 
   const app = Fastify(serverOptions(options.logger ?? false))
   // No metrics unless a test asks for them (with a free port): apps of parallel tests would compete for one.
   // No shedding unless a test asks for it: a test process that makes RSA keys stalls its own event loop.
-  app.register(fp(serviceApp), { env: { METRICS_PORT: 0, OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: 0, ...env }, now: options.now })
+  // The development issuer (when the test names no issuer) on a free port, its key in a temporary folder.
+  const defaults = { METRICS_PORT: 0, OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: 0, DEV_ISSUER_PORT: 0, DEV_ISSUER_DIR: tempDir(t) }
+  app.register(fp(serviceApp), { env: { ...defaults, ...env }, now: options.now })
   // as a plugin of its own, after the app's plugins, the way a user's routes would be added
   const { extend } = options
   if (extend !== undefined) app.register(async (instance) => extend(instance))

@@ -200,7 +200,7 @@ t.test('a route declaring acceptsToken wrongly fails start-up, naming it', async
   await t.rejects(declare(['m2m_token', 'm2m_token']), /names a token type twice/)
   await t.rejects(declare(['api_key']), /names api_key, which only Clerk's Backend API can verify/)
   await t.rejects(declare(['session_token', 'api_key']), /names api_key/, 'among other kinds too')
-  await t.rejects(declare(['m2m_token'], { public: true }), /a public route cannot declare config.auth or config.acceptsToken/)
+  await t.rejects(declare(['m2m_token'], { public: true }), /a public route cannot declare config.auth, config.acceptsToken or config.optionalAuth/)
 })
 
 t.test("Clerk's OAuth access-token vectors: verified, and mapped as Clerk's SDK maps them", async (t) => {

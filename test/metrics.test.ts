@@ -4,7 +4,7 @@ import t from 'tap'
 import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
 import { listenForMetrics, metricsUrl } from '../plugins/metrics/index.js'
 import { DURATION_BUCKETS, RequestDurations } from '../plugins/metrics/request-durations.js'
-import { bearer, buildApp, freePort, metricValue, parseMetrics, publicPem, readMetrics, startBackendApi, startIssuer, testClock, testKeys, waitFor, type Env, type MetricSample } from './helper.js'
+import { bearer, buildApp, freePort, logLines, metricValue, parseMetrics, publicPem, readMetrics, startBackendApi, startIssuer, testClock, testKeys, waitFor, type Env, type MetricSample } from './helper.js'
 
 /** Settings with metrics on, on a free port. */
 const withMetrics = async (env: Env): Promise<Env> => ({ ...env, METRICS_PORT: await freePort() })
@@ -171,12 +171,25 @@ t.test('request durations: a histogram per method, route and status, with cumula
   t.ok(samples.some((s) => s.name === 'process_cpu_seconds_total'), 'and the process\'s own metrics')
 })
 
-t.test('a metrics port in use stops start-up with a line that names it', async (t) => {
+t.test('in production a metrics port in use stops start-up with a line that names it', async (t) => {
   const issuer = await startIssuer(t)
   const port = await freePort()
   await buildApp(t, { CLERK_ISSUER_URL: issuer.url, METRICS_PORT: port })
-  await t.rejects(buildApp(t, { CLERK_ISSUER_URL: issuer.url, METRICS_PORT: port }),
+  await t.rejects(buildApp(t, { CLERK_ISSUER_URL: issuer.url, METRICS_PORT: port, NODE_ENV: 'production' }),
     { message: `Cannot listen for metrics: port ${port} on 127.0.0.1 is already in use (set METRICS_PORT to another one, or 0 to turn metrics off).` })
+})
+
+t.test('in development a metrics port in use is a warning: the service carries on without metrics', async (t) => {
+  const port = await freePort()
+  const issuer = await startIssuer(t)
+  await buildApp(t, { CLERK_ISSUER_URL: issuer.url, METRICS_PORT: port })
+  const { lines, stream } = logLines()
+  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, METRICS_PORT: port }, { logger: { level: 'info', stream } })
+  t.equal(app.metrics?.url(), undefined, 'no metrics listener')
+  const warning = lines.map((line) => JSON.parse(line) as { level: number, msg: string }).find((line) => line.msg.includes('Carrying on without metrics'))
+  t.equal(warning?.level, 40, 'a warning')
+  t.match(warning?.msg, `port ${port} on 127.0.0.1 is already in use`)
+  t.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200, 'the service serves')
 })
 
 t.test('METRICS_PORT=0 turns metrics off: nothing counted per request, nothing listening', async (t) => {

@@ -5,6 +5,8 @@ import type { TokenType } from './token-types.js'
 export interface Access {
   auth?: AuthRequirement
   acceptsToken?: readonly TokenType[]
+  /** A request without a token goes on with no caller; a token that is sent must still be valid. */
+  optionalAuth?: boolean
 }
 
 const KEYS = new Set(['role', 'permission', 'feature', 'plan', 'reverification', 'scope'])

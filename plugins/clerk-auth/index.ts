@@ -14,14 +14,17 @@ export type { AuthRequirement, ClerkAuth, MachineAuth, SessionAuth } from './aut
 export { forbiddenMessage, missingPart, requirementProblem, type Access } from './authorization.js'
 export { forwardAuth } from './forward-auth.js'
 export { GATEWAY_PARAMETERS, identityHeaders, parseGatewayAccess } from './gateway.js'
-export { clerkAuthOptionsSchema, InvalidOptionError, type ClerkAuthOptions, type InvalidOption, type Logger } from './options.js'
+export { clerkAuthOptionsSchema, InvalidOptionError, isBareOrigin, type ClerkAuthOptions, type InvalidOption, type Logger } from './options.js'
 export { refusalTexts, type RefusalCode, type RefusalResponse } from './refusals.js'
 export { acceptsTokenProblem, SESSIONS_ONLY, TOKEN_TYPES, type TokenType } from './token-types.js'
 export { createVerifier, isRefusal, type CountedTokenType, type Verdict, type VerdictCount, type Verifier, type VerifierStats } from './verifier.js'
 
-/** Requests decided: accepted (a caller that met the route's requirement), refused (401/503, by code) or forbidden (403). */
+/**
+ * Requests decided: accepted (a caller that met the route's requirement), refused (401/503, by code),
+ * forbidden (403), or anonymous (no token where sign-in is optional: code token_missing).
+ */
 export interface Decision {
-  result: 'accepted' | 'refused' | 'forbidden'
+  result: 'accepted' | 'refused' | 'forbidden' | 'anonymous'
   code: RefusalCode | 'ok' | 'forbidden'
   tokenType: CountedTokenType
   count: number
@@ -52,6 +55,11 @@ export interface ClerkAuthDecorator {
    * Calls done synchronously when the verdict is, like authenticate.
    */
   guard: (request: FastifyRequest, reply: FastifyReply, access: Access, done: HookHandlerDoneFunction) => void
+  /**
+   * Records a request let through without a token (optional sign-in, public introspection), so that
+   * decisions count it as anonymous rather than refused. The guard calls it for optionalAuth routes.
+   */
+  admitAnonymous: () => void
   /** What the caller lacks of requirement (empty when it is met). */
   unmet: (auth: ClerkAuth, requirement: AuthRequirement) => Array<keyof AuthRequirement>
   /** Whether tokens of this kind can be verified here: API keys need the secret key. */
@@ -73,6 +81,11 @@ declare module 'fastify' {
     auth?: AuthRequirement
     /** The kinds of token this route accepts, by Clerk's names; sessions only by default. */
     acceptsToken?: TokenType[]
+    /**
+     * Sign-in is optional: without a token the handler runs with request.auth null. A token that is
+     * sent must be valid (an expired or forged one gets its 401, as on any route).
+     */
+    optionalAuth?: boolean
   }
 }
 
@@ -116,6 +129,8 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
 
   // Callers refused for a requirement: the verifier counted them as callers (ok), decisions() does not.
   const forbidden: Partial<Record<CountedTokenType, number>> = {}
+  // Requests let through without a token: the verifier counted them as token_missing, decisions() as anonymous.
+  let anonymous = 0
 
   function forbid (reply: FastifyReply, auth: ClerkAuth, requirement: AuthRequirement, unmet: Array<keyof AuthRequirement>): FastifyReply {
     forbidden[auth.tokenType] = (forbidden[auth.tokenType] ?? 0) + 1
@@ -132,8 +147,9 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
   function decisions (verdicts: VerifierStats['verdicts']): Decision[] {
     const list: Decision[] = verdicts.map(({ tokenType, code, count }) => code === 'ok'
       ? { result: 'accepted', code, tokenType, count: count - (forbidden[tokenType] ?? 0) }
-      : { result: 'refused', code, tokenType, count })
+      : { result: 'refused', code, tokenType, count: code === 'token_missing' ? count - anonymous : count })
     for (const [tokenType, count] of Object.entries(forbidden)) list.push({ result: 'forbidden', code: 'forbidden', tokenType: tokenType as CountedTokenType, count })
+    if (anonymous > 0) list.push({ result: 'anonymous', code: 'token_missing', tokenType: 'unknown', count: anonymous })
     return list
   }
 
@@ -148,17 +164,26 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
     }
     const requirement = config?.auth === undefined ? undefined : requirementProblem(config.auth)
     if (requirement !== undefined) refuse(`config.auth ${requirement}`)
-    if (config?.public === true && (config.auth !== undefined || config.acceptsToken !== undefined)) {
-      refuse('a public route cannot declare config.auth or config.acceptsToken')
+    if (config?.public === true && (config.auth !== undefined || config.acceptsToken !== undefined || config.optionalAuth !== undefined)) {
+      refuse('a public route cannot declare config.auth, config.acceptsToken or config.optionalAuth')
+    }
+    if (config?.optionalAuth !== undefined && typeof config.optionalAuth !== 'boolean') refuse('config.optionalAuth must be true or false')
+    if (config?.optionalAuth === true && config.auth !== undefined) {
+      refuse('config.auth asks something of every caller, which an optional sign-in (config.optionalAuth) cannot: check request.auth in the handler')
     }
   })
 
   /** Sends the refusal or the 403, or says the request may go on. */
-  function admits (reply: FastifyReply, verdict: Verdict, requirement: AuthRequirement | undefined): boolean {
+  function admits (reply: FastifyReply, verdict: Verdict, access: Access): boolean {
     if (isRefusal(verdict)) {
+      if (verdict === 'token_missing' && access.optionalAuth === true) {
+        anonymous++
+        return true
+      }
       refuse(reply, verdict)
       return false
     }
+    const requirement = access.auth
     if (requirement === undefined) return true
     const unmet = unmetRequirements(verdict, requirement)
     if (unmet.length === 0) return true
@@ -169,8 +194,8 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
   function guard (request: FastifyRequest, reply: FastifyReply, access: Access, done: HookHandlerDoneFunction): void {
     const verdict = authenticate(request, access.acceptsToken)
     if (verdict instanceof Promise) {
-      verdict.then((settled) => { if (admits(reply, settled, access.auth)) done() }, done)
-    } else if (admits(reply, verdict, access.auth)) {
+      verdict.then((settled) => { if (admits(reply, settled, access)) done() }, done)
+    } else if (admits(reply, verdict, access)) {
       done()
     }
   }
@@ -185,6 +210,7 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
       const stats = verifier.stats()
       return { ...stats, decisions: decisions(stats.verdicts) }
     },
+    admitAnonymous: () => { anonymous++ },
     unmet: unmetRequirements,
     canVerify
   })

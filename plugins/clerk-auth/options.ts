@@ -106,12 +106,18 @@ function normalizeUrl (value: string, option: 'issuer' | 'apiUrl'): string {
   return value.replace(/\/+$/, '')
 }
 
-function checkOrigin (party: string): void {
+/** Whether value is an origin as browsers send it: scheme, host and port only, no trailing slash. */
+export function isBareOrigin (value: string): boolean {
   let origin = 'null'
   try {
-    origin = new URL(party).origin
+    origin = new URL(value).origin
   } catch {}
-  if (origin === 'null' || origin !== party) {
+  // URL takes * as a host character: a pattern is no origin
+  return origin !== 'null' && origin === value && !value.includes('*')
+}
+
+function checkOrigin (party: string): void {
+  if (!isBareOrigin(party)) {
     throw invalidOption('authorizedParties', `must list bare origins such as https://app.example.com (got ${JSON.stringify(party)})`)
   }
 }

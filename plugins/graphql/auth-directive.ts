@@ -5,7 +5,24 @@ import { forbiddenMessage, missingPart, requirementProblem, type AuthRequirement
 export const authDirectiveTypeDefs = /* GraphQL */ `
   "What the caller must have to read this field; otherwise the field is null with a FORBIDDEN error."
   directive @auth(role: String, permission: String, feature: String, plan: String, reverification: String, scope: String) on FIELD_DEFINITION
+  "On a Query field: signed-out callers may select it (an operation of such fields runs without a token, with no caller). A token that is sent must be valid."
+  directive @optionalAuth on FIELD_DEFINITION
 `
+
+/** The Query fields marked @optionalAuth; the directive anywhere else is a mistake that stops start-up. */
+export function optionalAuthFields (schema: GraphQLSchema): Set<string> {
+  const fields = new Set<string>()
+  const queryType = schema.getQueryType()
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(type) || isIntrospectionType(type)) continue
+    for (const field of Object.values(type.getFields())) {
+      if (field.astNode?.directives?.some((directive) => directive.name.value === 'optionalAuth') !== true) continue
+      if (type !== queryType) throw new Error(`${type.name}.${field.name}: @optionalAuth belongs on Query fields, where an operation starts`)
+      fields.add(field.name)
+    }
+  }
+  return fields
+}
 
 /** Wraps every field marked @auth(...) so that it resolves only for callers meeting the requirement. */
 export function applyAuthDirective (schema: GraphQLSchema): GraphQLSchema {

@@ -3,8 +3,8 @@ import fp from 'fastify-plugin'
 import type { GraphQLError } from 'graphql'
 import mercurius, { type MercuriusOptions } from 'mercurius'
 import { isRefusal, makeRoutesPublic, refusalTexts, type RefusalCode } from '../clerk-auth/index.js'
-import { applyAuthDirective } from './auth-directive.js'
-import { isIntrospectionOnly } from './introspection.js'
+import { applyAuthDirective, optionalAuthFields } from './auth-directive.js'
+import { INTROSPECTION_FIELDS, isIntrospectionOnly, rootSelectsOnly } from './introspection.js'
 import { queryLimits, queryProblem, type QueryProblem } from './query-limits.js'
 import { graphqlAcceptsToken } from '../../src/settings.js'
 import { resolvers, schema } from './schema.js'
@@ -75,11 +75,23 @@ async function graphql (fastify: FastifyInstance): Promise<void> {
     throw new Error('GRAPHQL_ACCEPTS_TOKEN names api_key, which only Clerk\'s Backend API can verify: set CLERK_SECRET_KEY')
   }
 
+  // What a signed-out caller may select at the root of a query: the @optionalAuth fields, and
+  // introspection where it is public.
+  const optional = optionalAuthFields(fastify.graphql.schema)
+  const anonymousQueryFields = new Set([...optional, ...(publicIntrospection ? INTROSPECTION_FIELDS : [])])
+  const anonymousOtherFields = publicIntrospection ? INTROSPECTION_FIELDS : new Set<string>()
+
   fastify.graphql.addHook('preExecution', async (_schema, document, context) => {
     const { reply } = context
-    // Authenticated callers (the common case) need no walk of the document for introspection.
+    // Authenticated callers (the common case) need no walk of the document.
     const result = await fastify.clerkAuth.authenticate(reply.request, accepts)
-    if (!isRefusal(result) || (publicIntrospection && isIntrospectionOnly(document))) return
+    if (!isRefusal(result)) return
+    if (result === 'token_missing' && rootSelectsOnly(document, anonymousQueryFields, anonymousOtherFields)) {
+      fastify.clerkAuth.admitAnonymous()
+      return
+    }
+    // Introspection stays public whatever the token: GraphiQL loads the schema with an expired one too.
+    if (publicIntrospection && isIntrospectionOnly(document)) return
     const refusal = fastify.clerkAuth.refusalFor(result)
     reply.headers(refusal.headers)
     throw OperationRefused.unauthenticated(result, refusal.statusCode)

@@ -1,5 +1,5 @@
 import type { IResolvers, MercuriusContext } from 'mercurius'
-import type { SessionAuth } from '../clerk-auth/index.js'
+import type { ClerkAuth, SessionAuth } from '../clerk-auth/index.js'
 import { authDirectiveTypeDefs } from './auth-directive.js'
 
 export const schema = /* GraphQL */ `
@@ -12,6 +12,8 @@ export const schema = /* GraphQL */ `
     orgPing(id: String!): String @auth(permission: "org:pings:read")
     "What the backend sees of the caller."
     me: Me!
+    "Hello to the signed-in caller, or to a guest: the one field that runs without a token."
+    greeting: String! @optionalAuth
   }
 
   "Who is impersonating the user, during impersonation."
@@ -54,6 +56,10 @@ export const resolvers: IResolvers = {
       return `Org Ping #${id} for ${orgSlug ?? orgId as string}!`
     },
     // Operations other than introspection run only once authenticated (preExecution).
-    me: (_root: unknown, _args: unknown, context: MercuriusContext) => context.reply.request.auth
+    me: (_root: unknown, _args: unknown, context: MercuriusContext) => context.reply.request.auth,
+    greeting: (_root: unknown, _args: unknown, context: MercuriusContext) => {
+      const auth: ClerkAuth | null = context.reply.request.auth
+      return `Hello, ${auth === null ? 'guest' : auth.tokenType === 'session_token' ? auth.userId : auth.subject}!`
+    }
   }
 }

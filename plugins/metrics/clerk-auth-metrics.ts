@@ -8,7 +8,7 @@ export function registerClerkAuthMetrics (registry: Registry, stats: () => Clerk
   // Each metric reads the totals afresh.
   const total = (read: (s: ClerkAuthStats) => number) => () => [{ labels: {}, value: read(stats()) }]
 
-  counterReadAtScrape(registry, 'clerk_auth_decisions_total', 'Requests decided by clerk-auth: result accepted, refused (401/503, code says why) or forbidden (403), by kind of token.',
+  counterReadAtScrape(registry, 'clerk_auth_decisions_total', 'Requests decided by clerk-auth: result accepted, refused (401/503, code says why), forbidden (403) or anonymous (no token where sign-in is optional), by kind of token.',
     ['result', 'code', 'token_type'], () => stats().decisions.map(({ result, code, tokenType, count }) => ({ labels: { result, code, token_type: tokenType }, value: count })))
   counterReadAtScrape(registry, 'clerk_auth_verification_cache_hits_total', 'Verdicts answered from the verification cache.', [], total((s) => s.cacheHits))
   counterReadAtScrape(registry, 'clerk_auth_verification_cache_misses_total', 'Tokens the verification cache could not answer for, checked in full.', [], total((s) => s.cacheMisses))

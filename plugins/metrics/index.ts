@@ -22,6 +22,11 @@ export interface MetricsOptions {
   port: number
   /** The clock key-set ages are told by (clerk-auth's). */
   now?: () => number
+  /**
+   * When the port is taken: 'fail' stops start-up (production: an instance without metrics goes
+   * unwatched); 'warn' logs a warning and carries on without the listener (development).
+   */
+  whenPortInUse?: 'fail' | 'warn'
 }
 
 declare module 'fastify' {
@@ -49,6 +54,9 @@ async function metrics (fastify: FastifyInstance, options: MetricsOptions): Prom
   counterReadAtScrape(registry, 'http_requests_shed_total', 'Requests answered 503 overloaded because the event loop was behind (OVERLOAD_MAX_EVENT_LOOP_DELAY_MS).',
     [], () => [{ labels: {}, value: fastify.overload.shed() }])
 
+  counterReadAtScrape(registry, 'http_cors_origin_refused_total', 'Cross-origin requests from origins not allowed (CORS_ORIGINS): preflights answered 403, requests answered without CORS headers.',
+    ['kind'], () => Object.entries(fastify.cors.refusedOrigins()).map(([kind, value]) => ({ labels: { kind }, value })))
+
   const durations = new RequestDurations('http_request_duration_seconds', 'Time to answer a request, by method, route and status.')
   registry.registerMetric(durations as unknown as Metric)
   // Each route gets its own observer when declared (routes declared after this plugin: the app's).
@@ -72,7 +80,13 @@ async function metrics (fastify: FastifyInstance, options: MetricsOptions): Prom
     new AggregatorRegistry()
   } else {
     fastify.addHook('onReady', async () => {
-      server = await listenForMetrics(options.host, options.port, read)
+      try {
+        server = await listenForMetrics(options.host, options.port, read)
+      } catch (err) {
+        if (options.whenPortInUse !== 'warn' || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+        fastify.log.warn(`${(err as Error).message} Carrying on without metrics.`)
+        return
+      }
       fastify.log.info({ url: metricsUrl(server) }, 'Metrics listening')
     })
     fastify.addHook('onClose', async () => {
@@ -84,4 +98,4 @@ async function metrics (fastify: FastifyInstance, options: MetricsOptions): Prom
   fastify.decorate('metrics', { registry, read, url: () => server === undefined ? undefined : metricsUrl(server) })
 }
 
-export default fp(metrics, { name: 'metrics', fastify: '5.x', dependencies: ['clerk-auth', 'overload'] })
+export default fp(metrics, { name: 'metrics', fastify: '5.x', dependencies: ['clerk-auth', 'cors', 'overload'] })

@@ -22,7 +22,7 @@ export async function listenForMetrics (host: string, port: number, read: () => 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(err.code === 'EADDRINUSE'
-        ? new Error(`Cannot listen for metrics: port ${port} on ${host} is already in use (set METRICS_PORT to another one, or 0 to turn metrics off).`)
+        ? Object.assign(new Error(`Cannot listen for metrics: port ${port} on ${host} is already in use (set METRICS_PORT to another one, or 0 to turn metrics off).`), { code: err.code })
         : err)
     })
     server.listen(port, host, resolve)

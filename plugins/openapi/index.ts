@@ -51,8 +51,15 @@ async function openapi (fastify: FastifyInstance): Promise<void> {
         503: refusal('The issuer\'s keys or Clerk\'s API cannot be reached now (Retry-After)')
       }
       const requirement = config.auth === undefined ? '' : ` Requires ${JSON.stringify(config.auth)}.`
+      const optional = config.optionalAuth === true ? ' Sign-in is optional: without a token the route answers a guest; a token that is sent must be valid.' : ''
       return {
-        schema: { ...schema, security: [{ bearer: [] }], response: responses, description: `Accepts: ${accepts.filter((type) => (TOKEN_TYPES as readonly string[]).includes(type)).join(', ')}.${requirement}` },
+        schema: {
+          ...schema,
+          // {}: OpenAPI's "no security" alternative, for routes where a token is optional
+          security: config.optionalAuth === true ? [{ bearer: [] }, {}] : [{ bearer: [] }],
+          response: responses,
+          description: `Accepts: ${accepts.filter((type) => (TOKEN_TYPES as readonly string[]).includes(type)).join(', ')}.${requirement}${optional}`
+        },
         url
       }
     }

@@ -54,8 +54,9 @@ async function readBody (req: IncomingMessage): Promise<string | undefined> {
 /**
  * Serves the key's JWKS on loopback, exactly where a Clerk instance serves its own, and Clerk's Backend
  * API verify endpoints for the opaque machine tokens the CLI mints (npm run -s token -- --api-key).
+ * Tokens are dated, and opaque ones judged, by now (the service's clock).
  */
-export async function startDevIssuer (key: SigningKey, port: number, defaultAzp: string): Promise<DevIssuer> {
+export async function startDevIssuer (key: SigningKey, port: number, defaultAzp: string, now: () => number = Date.now): Promise<DevIssuer> {
   const body = JSON.stringify({ keys: [key.publicJwk] })
   const secretKey = devSecretKey(key.privateKey)
   let jwksRequests = 0
@@ -67,7 +68,7 @@ export async function startDevIssuer (key: SigningKey, port: number, defaultAzp:
         const answer = text === undefined
           ? { status: 413, body: { errors: [{ message: 'Request body too large', code: 'request_body_too_large' }] } }
           : answerBackendApi({ method: 'POST', path: req.url as string, authorization: req.headers.authorization, body: text }, { secretKey },
-            (type, token) => readDevOpaqueToken(key.privateKey, type, token), Date.now())
+            (type, token) => readDevOpaqueToken(key.privateKey, type, token), now())
         res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body))
       }, () => res.destroy())
       return
@@ -89,7 +90,7 @@ export async function startDevIssuer (key: SigningKey, port: number, defaultAzp:
   return {
     url,
     kid: key.publicJwk.kid,
-    mint: (input) => mintDevToken(key, url, { azp: defaultAzp, ...input }),
+    mint: (input) => mintDevToken(key, url, { azp: defaultAzp, nowSeconds: Math.floor(now() / 1000), ...input }),
     jwksRequests: () => jwksRequests,
     secretKey,
     backendApiRequests: () => backendApiRequests,

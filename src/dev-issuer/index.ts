@@ -16,7 +16,12 @@ declare module 'fastify' {
  * Without CLERK_ISSUER_URL runs a local issuer whose tokens go
  * through the very same JWKS verification as Clerk's: nothing is bypassed.
  */
-async function devIssuerPlugin (fastify: FastifyInstance): Promise<void> {
+export interface DevIssuerOptions {
+  /** The clock its tokens are dated by: the service's (tests pass their own). */
+  now?: () => number
+}
+
+async function devIssuerPlugin (fastify: FastifyInstance, options: DevIssuerOptions): Promise<void> {
   const { DEV_ISSUER_PORT, DEV_ISSUER_DIR } = fastify.config
   if (configuredIssuer(fastify.config) !== undefined) {
     fastify.decorate('devIssuer', null)
@@ -24,7 +29,7 @@ async function devIssuerPlugin (fastify: FastifyInstance): Promise<void> {
   }
   let issuer: DevIssuer
   try {
-    issuer = await startDevIssuer(loadOrCreateSigningKey(resolve(DEV_ISSUER_DIR)), DEV_ISSUER_PORT, developmentAzp(fastify.config))
+    issuer = await startDevIssuer(loadOrCreateSigningKey(resolve(DEV_ISSUER_DIR)), DEV_ISSUER_PORT, developmentAzp(fastify.config), options.now)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new ConfigError('DEV_ISSUER_PORT', `${DEV_ISSUER_PORT} is already in use: choose another port or set CLERK_ISSUER_URL`)
