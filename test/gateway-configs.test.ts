@@ -56,9 +56,14 @@ t.test('Traefik: fixed addresses with usable requirements; X-Clerk-* stripped, t
     t.equal(address.host, servicePort === 80 ? serviceHost : `${serviceHost}:${servicePort}`, `${name}: the Kubernetes Service`)
     t.type(parseGatewayAccess(address.search.slice(1)), 'object', `${name}: ${address.search}`)
     t.not(forward.trustForwardHeader, true)
-    const regex = new RegExp(forward.authResponseHeadersRegex as string)
+    // Go's (?i) prefix is JavaScript's i flag
+    const source = forward.authResponseHeadersRegex as string
+    const regex = source.startsWith('(?i)') ? new RegExp(source.slice(4), 'i') : new RegExp(source)
     t.ok(identityNames.every((header) => regex.test(header.replace(/(^|-)x|(^|-)\w/g, (part) => part.toUpperCase()))), `${name}: every identity header, as Go writes it`)
-    t.notOk(['Authorization', 'Cookie', 'X-Forwarded-For', 'X-My-X-Clerk-Id'].some((header) => regex.test(header)), `${name}: nothing else`)
+    for (const forged of ['X_Clerk_User_Id', 'X-Clerk_Org_Id', 'x_clerk-org-role', 'X-CLERK-USER-ID', 'x-clerk-user-id']) {
+      t.ok(regex.test(forged), `${name}: a client's ${forged} is stripped (CGI, WSGI and Rack read _ as -)`)
+    }
+    t.notOk(['Authorization', 'Cookie', 'X-Forwarded-For', 'X-My-X-Clerk-Id', 'X-Clerkish', 'Xclerk-User-Id'].some((header) => regex.test(header)), `${name}: nothing else`)
   }
   const unprotected = Object.entries(http.routers).filter(([, router]) => (router.middlewares ?? []).length === 0).map(([name]) => name)
   t.same(unprotected, ['status'], 'only the public router goes without')
@@ -103,6 +108,9 @@ t.test('Envoy: requirements in path_prefix only, client X-Clerk-* headers sent t
   const cluster = (envoy as unknown as { static_resources: { clusters: Array<{ name: string, load_assignment: { endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: { address: string, port_value: number } } } }> }> } }> } })
     .static_resources.clusters.find((entry) => entry.name === 'clerk_auth')
   t.same(cluster?.load_assignment.endpoints[0]?.lb_endpoints[0]?.endpoint.address.socket_address, { address: serviceHost, port_value: servicePort }, 'the Kubernetes Service')
+  // Envoy: a name with an underscore never reaches the service or the backend; hyphenated ones are refused by the service.
+  t.equal((manager as unknown as { common_http_protocol_options?: { headers_with_underscores_action?: string } }).common_http_protocol_options?.headers_with_underscores_action,
+    'REJECT_REQUEST', 'X_Clerk_User_Id is refused at the edge')
   const routes = manager.route_config.virtual_hosts.flatMap((host) => host.routes)
   for (const route of routes) {
     const enabled = checks.filter((check) => {

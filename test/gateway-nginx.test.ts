@@ -87,12 +87,19 @@ t.test('nginx asks the service about every request and forwards only what it adm
     t.match(clerkHeaders(granted.reached[0]?.headers ?? {}), { 'x-clerk-org-id': 'org_acme', 'x-clerk-org-role': 'org:member', 'x-clerk-org-slug': 'acme' })
   })
 
-  t.test('a client-sent X-Clerk-* header never reaches the upstream', async (t) => {
+  t.test('a client-sent X-Clerk-* header never reaches the upstream, with underscores neither', async (t) => {
     for (const name of ['X-Clerk-User-Id', 'X-Clerk-Org-Role', 'X-Clerk-Whatever']) {
       const res = await send('/orders/7', { headers: { ...bearer(issuer.sign()), [name]: 'user_admin' } })
       t.equal(res.status, 403, name)
       t.equal(JSON.parse(res.body).code, 'identity_header_sent')
       t.same(res.reached, [])
+    }
+    // With underscores (which CGI, WSGI and Rack read as X-Clerk-*): nginx drops such names
+    // (underscores_in_headers off, the default), so they reach neither the service nor the upstream.
+    for (const name of ['X_Clerk_User_Id', 'X-Clerk_Org_Id']) {
+      const res = await send('/orders/7', { headers: { ...bearer(issuer.sign()), [name]: 'user_admin' } })
+      t.equal(res.status, 200, name)
+      t.same(Object.keys(res.reached[0]?.headers ?? {}).filter((header) => /^x[-_]clerk[-_]/i.test(header) && res.reached[0]?.headers[header] === 'user_admin'), [], `${name} never reaches the upstream`)
     }
     const publicRoute = await send('/status', { headers: { 'X-Clerk-User-Id': 'user_admin' } })
     t.equal(publicRoute.status, 200, 'a public location is not checked')

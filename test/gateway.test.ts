@@ -104,13 +104,17 @@ t.test('forward-auth answers with the identity, the refusal or the 403', async (
     t.notOk('x-clerk-user-id' in res.headers)
   })
 
-  t.test('a client-sent X-Clerk-* header is refused, whatever the token', async (t) => {
-    for (const name of ['x-clerk-user-id', 'X-Clerk-Org-Role', 'x-clerk-anything']) {
+  t.test('a client-sent X-Clerk-* header is refused, whatever the token, with underscores too', async (t) => {
+    // CGI, WSGI and Rack map _ to -: X_Clerk_User_Id reaches such a backend as HTTP_X_CLERK_USER_ID.
+    for (const name of ['x-clerk-user-id', 'X-Clerk-Org-Role', 'x-clerk-anything', 'X_Clerk_User_Id', 'X-Clerk_Org_Id', 'x_clerk-org-role', 'X_CLERK_ANYTHING']) {
       const res = await ask('/auth/verify', { ...bearer(issuer.sign()), [name]: 'user_admin' })
       t.equal(res.statusCode, 403, name)
       t.match(res.json(), { statusCode: 403, error: 'Forbidden', code: 'identity_header_sent' })
       t.match(res.json().message, name.toLowerCase())
       t.notOk('x-clerk-user-id' in res.headers)
+    }
+    for (const name of ['x-clerkish', 'xclerk-user-id', 'x-clerk', 'x-request-id', 'clerk-user-id']) {
+      t.equal((await ask('/auth/verify', { ...bearer(issuer.sign()), [name]: 'user_admin' })).statusCode, 200, `${name} is not an identity header`)
     }
   })
 
@@ -190,12 +194,20 @@ t.test('the issuer unreachable before any key: 503 with Retry-After, as a refusa
   t.equal(JSON.parse(res.headers['x-clerk-refusal'] as string).code, 'issuer_unavailable')
 })
 
-t.test('identity values outside visible ASCII arrive percent-encoded; refusal bodies in the header are ASCII', async (t) => {
+t.test('identity values outside visible ASCII or with a % arrive percent-encoded, each telling its own value; refusal bodies in the header are ASCII', async (t) => {
   const issuer = await startIssuer(t)
   const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url })
   const claims = issuer.claims({ ...member, o: { ...member.o, slg: 'café acme' } })
   const res = await app.inject({ url: '/auth/verify', headers: bearer(issuer.sign(claims)) })
   t.equal(res.headers['x-clerk-org-slug'], 'caf%C3%A9%20acme')
+  const slugs = ['café', 'caf%C3%A9', '100%', 'plain-slug_1']
+  const sent: string[] = []
+  for (const slg of slugs) {
+    const answer = await app.inject({ url: '/auth/verify', headers: bearer(issuer.sign(issuer.claims({ ...member, o: { ...member.o, slg } }))) })
+    sent.push(answer.headers['x-clerk-org-slug'] as string)
+  }
+  t.same(sent, ['caf%C3%A9', 'caf%25C3%25A9', '100%25', 'plain-slug_1'], 'two slugs never arrive alike')
+  t.same(sent.map(decodeURIComponent), slugs, 'decodeURIComponent gives each back')
   const forbidden = await app.inject({ url: '/auth/verify?role=org:caf%C3%A9', headers: bearer(issuer.sign(claims)) })
   t.equal(forbidden.headers['x-clerk-refusal'], '{"statusCode":403,"error":"Forbidden","code":"forbidden","message":"This needs role org:caf\\u00e9.","missing":{"role":"org:caf\\u00e9"}}')
   t.same(JSON.parse(forbidden.headers['x-clerk-refusal'] as string), forbidden.json())

@@ -25,6 +25,28 @@ t.test('GraphQL authentication', async (t) => {
     t.same(res.json(), { data: { pingOne: 'GraphQL Ping #7!' } })
   })
 
+  t.test('a POST a page could send cross-site without a preflight is refused before it runs, cookie or not', async (t) => {
+    const cookie = `__session=${issuer.sign()}`
+    const before = app.clerkAuth.stats().verdicts.reduce((sum, { count }) => sum + count, 0)
+    for (const type of ['text/plain', 'text/plain; charset=utf-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/graphql']) {
+      const res = await app.inject({ method: 'POST', url: '/graphql', headers: { cookie, 'content-type': type }, payload: JSON.stringify({ query: PING }) })
+      t.equal(res.statusCode, 415, type)
+      t.equal(res.json().errors[0].extensions.code, 'FST_ERR_CTP_INVALID_MEDIA_TYPE', type)
+    }
+    const noType = await app.inject({ method: 'POST', url: '/graphql', headers: { cookie }, payload: JSON.stringify({ query: PING }) })
+    t.equal(noType.statusCode, 415, 'no content type either')
+    t.equal(app.clerkAuth.stats().verdicts.reduce((sum, { count }) => sum + count, 0), before, 'none reached authentication')
+    const json = await app.inject({ method: 'POST', url: '/graphql', headers: { cookie, 'content-type': 'application/json; charset=utf-8' }, payload: JSON.stringify({ query: PING }) })
+    t.same(json.json(), { data: { pingOne: 'GraphQL Ping #7!' } }, 'JSON, which a browser preflights cross-site, runs')
+  })
+
+  t.test('GET runs queries only', async (t) => {
+    for (const query of ['mutation { __typename }', 'subscription { __typename }']) {
+      const res = await app.inject({ method: 'GET', url: `/graphql?query=${encodeURIComponent(query)}`, headers: { cookie: `__session=${issuer.sign()}` } })
+      t.equal(res.statusCode, 405, query)
+    }
+  })
+
   t.test('GET /graphql with a token', async (t) => {
     const res = await app.inject({ method: 'GET', url: `/graphql?query=${encodeURIComponent(PING)}`, headers: { authorization: `Bearer ${issuer.sign()}` } })
     t.equal(res.statusCode, 200)
@@ -94,4 +116,23 @@ t.test('a refused operation is logged at debug with its code, never its token', 
   const refused = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'operation refused')
   t.match(refused, [{ level: 20, code: 'token_expired' }])
   t.notOk(lines.some((line) => line.includes(expired.split('.')[2] as string)))
+})
+
+t.test('with introspection closed, validation errors do not suggest field or argument names', async (t) => {
+  const issuer = await startIssuer(t)
+  const closed = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, GRAPHQL_PUBLIC_INTROSPECTION: 'false' })
+  const open = await buildApp(t, { CLERK_ISSUER_URL: issuer.url })
+  const guesses = ['{ pingOn(id: "1") }', '{ pingOne(idd: "1") }', '{ gretting }', 'query ($id: Strin!) { pingOne(id: $id) }']
+  for (const query of guesses) {
+    // twice each way: the second answer comes from Mercurius' cache of parsed and validated documents
+    for (const request of [{ method: 'POST' as const, url: '/graphql', payload: { query } }, { method: 'GET' as const, url: `/graphql?query=${encodeURIComponent(query)}` }]) {
+      for (const round of [1, 2]) {
+        const res = await closed.inject(request)
+        t.ok(res.json().errors.length > 0, `${request.method} ${query} (${round}): refused`)
+        t.notMatch(res.body, /Did you mean|pingOne"\?|"id"\?|greeting|"String"/, `${request.method} ${query} (${round}): no suggestion`)
+      }
+    }
+  }
+  const suggested = await open.inject({ method: 'POST', url: '/graphql', payload: { query: guesses[0] } })
+  t.match(suggested.json().errors[0].message, /Did you mean "pingOne"\?/, 'where introspection is public anyway, suggestions stay')
 })

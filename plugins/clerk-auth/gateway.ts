@@ -44,9 +44,10 @@ export function parseGatewayAccess (parameters: string): Access | string {
   return access
 }
 
-// Header values are visible ASCII (Clerk's ids, roles and slugs are); anything else goes percent-encoded.
-const VISIBLE_ASCII = /^[\x21-\x7e]*$/
-const headerValue = (value: string): string => VISIBLE_ASCII.test(value) ? value : encodeURIComponent(value)
+// Header values are visible ASCII but % (Clerk's ids, roles and slugs are) or percent-encoded, % included,
+// so that decodeURIComponent gives every value back and no two values arrive alike.
+const PLAIN = /^[\x21-\x24\x26-\x7e]*$/
+const headerValue = (value: string): string => PLAIN.test(value) ? value : encodeURIComponent(value)
 
 /** The caller's identity as the headers a gateway forwards to the backend; fields the caller lacks are left out. */
 export function identityHeaders (auth: ClerkAuth): Record<string, string> {
@@ -58,12 +59,15 @@ export function identityHeaders (auth: ClerkAuth): Record<string, string> {
   return headers
 }
 
-/** The identity headers' common prefix: only the gateway may set them. */
-export const IDENTITY_HEADER_PREFIX = 'x-clerk-'
+/**
+ * Names only the gateway may set: X-Clerk-*, and the same with underscores (X_Clerk_User_Id), which
+ * CGI, WSGI and Rack backends read as the hyphenated name (HTTP_X_CLERK_USER_ID). Node gives names in lower case.
+ */
+export const IDENTITY_HEADER_NAME = /^x[-_]clerk[-_]/
 
-/** The first X-Clerk-* header a request carries (Node gives names in lower case), or undefined. */
+/** The first identity header a request carries, or undefined. */
 export function identityHeaderSent (headers: Record<string, unknown>): string | undefined {
-  for (const name in headers) if (name.startsWith(IDENTITY_HEADER_PREFIX)) return name
+  for (const name in headers) if (IDENTITY_HEADER_NAME.test(name)) return name
   return undefined
 }
 

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import { errorCodes, type FastifyInstance, type preParsingAsyncHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import type { GraphQLError } from 'graphql'
 import mercurius, { type MercuriusOptions } from 'mercurius'
@@ -25,12 +25,37 @@ class OperationRefused extends mercurius.ErrorWithProps {
   }
 }
 
+/**
+ * POST bodies are JSON only: 415 before the body is read. A page may send text/plain or a form
+ * cross-site without a preflight, and the __session cookie with it: the operation would run as the
+ * user. GET runs queries only (Mercurius answers anything else with 405).
+ */
+const jsonBodiesOnly: preParsingAsyncHookHandler = async (request) => {
+  if (request.method !== 'POST') return
+  const type = request.headers['content-type']
+  if (type === undefined || !JSON_TYPE.test(type)) throw new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(type ?? '(none)')
+}
+const JSON_TYPE = /^application\/json\s*(;|$)/i
+
 function isFastifyClientError (error: unknown): error is { code: string, statusCode: number } {
   const { code, statusCode } = (error ?? {}) as { code?: unknown, statusCode?: unknown }
   return typeof code === 'string' && code.startsWith('FST_') && typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500
 }
 
-const errorFormatter: NonNullable<MercuriusOptions['errorFormatter']> = (execution, context) => {
+// graphql-js names the fields and types a misspelt one resembles: with introspection closed, that
+// would let anyone rebuild the schema by guessing. (graphql 17's hideSuggestions; 16 has none.)
+const SUGGESTION = / Did you mean .*\?$/
+
+/** The formatter; hideSuggestions removes graphql-js' "Did you mean …?" from every message. */
+const errorFormatterFor = (hideSuggestions: boolean): NonNullable<MercuriusOptions['errorFormatter']> => (execution, context) => {
+  const formatted = formatError(execution, context)
+  if (!hideSuggestions) return formatted
+  const { response } = formatted as { response: { errors?: Array<{ message: string }> } }
+  for (const error of response.errors ?? []) error.message = error.message.replace(SUGGESTION, '')
+  return formatted
+}
+
+const formatError: NonNullable<MercuriusOptions['errorFormatter']> = (execution, context) => {
   // Mercurius formats failures only, so there is a first error; refusals come alone (the request stops there).
   const [first] = execution.errors as [GraphQLError]
   const refused = first.originalError
@@ -57,9 +82,9 @@ async function graphql (fastify: FastifyInstance): Promise<void> {
     path: '/graphql',
     // GraphiQL is served by plugins/graphiql from local files, not from a CDN.
     graphiql: false,
-    errorFormatter,
+    errorFormatter: errorFormatterFor(!fastify.config.GRAPHQL_PUBLIC_INTROSPECTION),
     // Bounds on what any caller, with a token or without, can make the parser and validation do.
-    additionalRouteOptions: { bodyLimit: queryLimits.bodyBytes },
+    additionalRouteOptions: { bodyLimit: queryLimits.bodyBytes, preParsing: jsonBodiesOnly },
     graphql: { parseOptions: { maxTokens: queryLimits.tokens } }
   })
 
