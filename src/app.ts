@@ -8,7 +8,7 @@ import metrics from '../plugins/metrics/index.js'
 import overload from '../plugins/overload.js'
 import devIssuer from './dev-issuer/index.js'
 import { requestLoggerFactory } from './request-logger.js'
-import { checkSettings, clerkAuthOptions, configuredIssuer, corsSetting, metricsPortInUse, settingErrorFromOption, settingsSchema, toConfigError, type Settings } from './settings.js'
+import { checkSettings, clerkAuthOptions, configuredIssuer, corsSetting, metricsPortInUse, trustProxy, settingErrorFromOption, settingsSchema, toConfigError, type Settings } from './settings.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -51,8 +51,11 @@ export function processLogger (nodeEnv: string | undefined, stdoutIsTerminal: bo
 }
 
 /** Fastify's own options, shared by the server and the tests so both build the same app. */
-export function serverOptions (logger: false | FastifyLoggerOptions): FastifyServerOptions {
+export function serverOptions (logger: false | FastifyLoggerOptions, trustProxySetting?: string): FastifyServerOptions {
   return {
+    // request.ip: the client's address, from X-Forwarded-For only when sent by a proxy named in TRUST_PROXY
+    // (hop counts are accepted at run time though Fastify's types leave them out)
+    trustProxy: trustProxy(trustProxySetting) as FastifyServerOptions['trustProxy'],
     logger: logger === false ? false : { ...logger, redact },
     logController: new ErrorsOnlyLogController(),
     ...(logger === false ? {} : { childLoggerFactory: requestLoggerFactory }),

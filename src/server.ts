@@ -57,11 +57,11 @@ async function runPrimary (workers: number, config: Settings): Promise<void> {
 
 async function runServer (): Promise<void> {
   // LOG_LEVEL is applied by the app once the settings are validated; a bad setting is reported below.
-  let nodeEnv: string | undefined
+  let early: Partial<Settings> = {}
   try {
-    nodeEnv = readSettings().NODE_ENV
+    early = readSettings()
   } catch {}
-  const app = Fastify(serverOptions(processLogger(nodeEnv, process.stdout.isTTY === true)))
+  const app = Fastify(serverOptions(processLogger(early.NODE_ENV, process.stdout.isTTY === true), early.TRUST_PROXY))
   app.register(fp(serviceApp))
 
   try {

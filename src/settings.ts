@@ -13,7 +13,7 @@ export const settingsSchema = {
   required: [
     'NODE_ENV', 'PORT', 'HOST', 'LOG_LEVEL', 'CLERK_CLOCK_SKEW_MS', 'CLERK_JWKS_TIMEOUT_MS', 'CLERK_JWKS_REFRESH_INTERVAL_MS',
     'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS', 'CLERK_JWKS_MAX_STALE_MS', 'CLERK_ACCEPT_PENDING_SESSIONS',
-    'CLERK_VERIFICATION_CACHE_SIZE', 'CLERK_API_TIMEOUT_MS', 'CLERK_API_MAX_CALLS_PER_SECOND', 'CLERK_MACHINE_TOKEN_CACHE_MS', 'GRAPHQL_ACCEPTS_TOKEN', 'GRAPHQL_PUBLIC_INTROSPECTION', 'LOG_REQUESTS', 'METRICS_HOST', 'METRICS_PORT', 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 'OVERLOAD_RETRY_AFTER_SECONDS', 'SHUTDOWN_DRAIN_MS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
+    'CLERK_VERIFICATION_CACHE_SIZE', 'CLERK_API_TIMEOUT_MS', 'CLERK_API_MAX_CALLS_PER_SECOND', 'CLERK_API_MAX_CALLS_PER_CLIENT_PER_SECOND', 'CLERK_MACHINE_TOKEN_CACHE_MS', 'GRAPHQL_ACCEPTS_TOKEN', 'GRAPHQL_PUBLIC_INTROSPECTION', 'LOG_REQUESTS', 'TRUST_PROXY', 'METRICS_HOST', 'METRICS_PORT', 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 'OVERLOAD_RETRY_AFTER_SECONDS', 'SHUTDOWN_DRAIN_MS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
   ],
   properties: {
     NODE_ENV: { type: 'string', default: 'development' },
@@ -46,6 +46,7 @@ export const settingsSchema = {
     CLERK_API_URL: { type: 'string' },
     CLERK_API_TIMEOUT_MS: option.apiTimeoutMs,
     CLERK_API_MAX_CALLS_PER_SECOND: option.apiMaxCallsPerSecond,
+    CLERK_API_MAX_CALLS_PER_CLIENT_PER_SECOND: option.apiMaxCallsPerClientPerSecond,
     CLERK_MACHINE_TOKEN_CACHE_MS: option.machineTokenCacheMs,
     // Empty means unset: M2M tokens of the instance are accepted whichever machines they name.
     CLERK_MACHINE_ID: { type: 'string' },
@@ -54,6 +55,9 @@ export const settingsSchema = {
     // GraphiQL loads the schema without a token; turn it off where the schema is nobody's business.
     GRAPHQL_PUBLIC_INTROSPECTION: { type: 'boolean', default: true },
     LOG_REQUESTS: { type: 'boolean', default: false },
+    // Whose X-Forwarded-For is believed (request.ip): false, true (anyone's: only behind a proxy that
+    // overwrites it), a number of hops, or the proxies' addresses and CIDRs, comma-separated.
+    TRUST_PROXY: { type: 'string', pattern: '^(true|false|[0-9]{1,2}|[0-9A-Fa-f.:/, ]+)$', default: 'false' },
     // Prometheus metrics on their own listener (never the public port); port 0 turns them off.
     METRICS_HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
     METRICS_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
@@ -82,6 +86,7 @@ const settingOfPlainOption = {
   jwksMaxStaleMs: 'CLERK_JWKS_MAX_STALE_MS',
   apiTimeoutMs: 'CLERK_API_TIMEOUT_MS',
   apiMaxCallsPerSecond: 'CLERK_API_MAX_CALLS_PER_SECOND',
+  apiMaxCallsPerClientPerSecond: 'CLERK_API_MAX_CALLS_PER_CLIENT_PER_SECOND',
   machineTokenCacheMs: 'CLERK_MACHINE_TOKEN_CACHE_MS'
 } as const satisfies Partial<Record<keyof ClerkAuthOptions, keyof Settings>>
 type PlainOption = keyof typeof settingOfPlainOption
@@ -111,6 +116,7 @@ const hints: Partial<Record<keyof Settings, string>> = {
   CLERK_PUBLISHABLE_KEY: 'must be your instance\'s publishable key, pk_live_… or pk_test_… (Dashboard > API keys)',
   CLERK_MACHINE_ID: 'must be this service\'s Clerk machine id, e.g. mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk (Dashboard > Machines)',
   LOG_REQUESTS: 'must be true or false',
+  TRUST_PROXY: 'must be false, true, a number of proxy hops, or the proxies\' addresses and CIDRs, comma-separated (e.g. 10.0.0.0/8,127.0.0.1)',
   GRAPHQL_PUBLIC_INTROSPECTION: 'must be true or false',
   WORKERS: 'must be auto or a number of processes from 1 to 999',
   CLERK_JWT_KEY: 'must be your instance\'s RSA public key in PEM form, as the Clerk dashboard shows it (API keys > Show JWT public key > PEM)',
@@ -252,6 +258,14 @@ export function corsSetting (settings: Pick<Settings, 'CORS_ORIGINS' | 'CLERK_AU
   return developmentIssuer
     ? { origins: [], allowLoopbackOrigins: true, from: 'development issuer' }
     : { origins: [], allowLoopbackOrigins: false, from: 'nothing set' }
+}
+
+/** TRUST_PROXY as Fastify's trustProxy option; false for a value the settings refuse (they name it at start-up). */
+export function trustProxy (value: string | undefined): boolean | number | string {
+  const setting = value?.trim() ?? 'false'
+  if (setting === 'false' || !new RegExp(settingsSchema.properties.TRUST_PROXY.pattern).test(setting)) return false
+  if (setting === 'true') return true
+  return /^[0-9]+$/.test(setting) ? Number(setting) : setting
 }
 
 /** A taken METRICS_PORT stops production; in development the service carries on without metrics. */

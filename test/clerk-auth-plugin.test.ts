@@ -110,6 +110,7 @@ t.test('the defaults and ranges the plugin README documents', async (t) => {
     apiUrl: 'https://api.clerk.com',
     apiTimeoutMs: 3000,
     apiMaxCallsPerSecond: 20,
+    apiMaxCallsPerClientPerSecond: 5,
     machineTokenCacheMs: 10_000
   })
   t.equal(now, Date.now)

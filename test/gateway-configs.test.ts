@@ -42,6 +42,7 @@ t.test('nginx: every identity header is read from the answer and set for the bac
   t.match(config, 'proxy_pass http://clerk_auth/auth/verify?$clerk_access;')
   // HEAD keeps nginx's connection to the service across refusals (the bench: no token 105 -> 30 CPU µs a request)
   t.match(config, /location = \/_clerk_auth \{[^}]*proxy_method HEAD;/)
+  t.match(config, /location = \/_clerk_auth \{[^}]*proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;/, 'the client\'s address, for its budget of calls to Clerk')
 })
 
 interface ForwardAuth { address: string, authResponseHeadersRegex?: string, trustForwardHeader?: boolean }
@@ -101,7 +102,8 @@ t.test('Envoy: requirements in path_prefix only, client X-Clerk-* headers sent t
     const segment = prefix.slice('/auth/verify/'.length)
     t.equal(pathParameters(`${segment}/client/path?acceptsToken=m2m_token`), segment, `${check.name}: the segment is read, the client's query is not`)
     t.type(parseGatewayAccess(segment), 'object', `${check.name}: ${segment}`)
-    t.same(config.http_service.authorization_request.allowed_headers.patterns, [{ exact: 'cookie' }, { prefix: 'x-clerk-' }], 'the session cookie, and client X-Clerk-* headers for the service to refuse')
+    t.same(config.http_service.authorization_request.allowed_headers.patterns, [{ exact: 'cookie' }, { exact: 'x-forwarded-for' }, { prefix: 'x-clerk-' }],
+      'the session cookie, the client\'s address, and client X-Clerk-* headers for the service to refuse')
     t.same(config.http_service.authorization_response.allowed_upstream_headers.patterns, [{ prefix: 'x-clerk-' }])
     t.same(config.http_service.authorization_response.allowed_client_headers.patterns.map((p) => p.exact), ['www-authenticate', 'retry-after', 'content-type'])
   }
@@ -109,8 +111,9 @@ t.test('Envoy: requirements in path_prefix only, client X-Clerk-* headers sent t
     .static_resources.clusters.find((entry) => entry.name === 'clerk_auth')
   t.same(cluster?.load_assignment.endpoints[0]?.lb_endpoints[0]?.endpoint.address.socket_address, { address: serviceHost, port_value: servicePort }, 'the Kubernetes Service')
   // Envoy: a name with an underscore never reaches the service or the backend; hyphenated ones are refused by the service.
-  t.equal((manager as unknown as { common_http_protocol_options?: { headers_with_underscores_action?: string } }).common_http_protocol_options?.headers_with_underscores_action,
-    'REJECT_REQUEST', 'X_Clerk_User_Id is refused at the edge')
+  const edge = manager as unknown as { common_http_protocol_options?: { headers_with_underscores_action?: string }, use_remote_address?: boolean }
+  t.equal(edge.common_http_protocol_options?.headers_with_underscores_action, 'REJECT_REQUEST', 'X_Clerk_User_Id is refused at the edge')
+  t.equal(edge.use_remote_address, true, 'X-Forwarded-For carries the client\'s address')
   const routes = manager.route_config.virtual_hosts.flatMap((host) => host.routes)
   for (const route of routes) {
     const enabled = checks.filter((check) => {

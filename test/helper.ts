@@ -27,7 +27,7 @@ export interface BuildOptions {
 
 /** The service app, built as the server builds it, closed when the test ends. */
 export async function buildApp (t: Test, env: Env, options: BuildOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify(serverOptions(options.logger ?? false))
+  const app = Fastify(serverOptions(options.logger ?? false, env.TRUST_PROXY === undefined ? undefined : String(env.TRUST_PROXY)))
   // No metrics unless a test asks for them (with a free port): apps of parallel tests would compete for one.
   // No shedding unless a test asks for it: a test process that makes RSA keys stalls its own event loop.
   // The development issuer (when the test names no issuer) on a free port, its key in a temporary folder.
@@ -211,16 +211,21 @@ export async function waitFor (check: () => boolean, ms = 5000): Promise<void> {
 
 export { freePort } from '../bench/free-port.js'
 
-/** ok; error (HTTP 500); garbage (200, not JSON); hang (never answers); reset (drops the connection). */
-export type BackendApiMode = 'ok' | 'error' | 'garbage' | 'hang' | 'reset'
+/**
+ * ok; error (HTTP 500); garbage (200, not JSON); hang (never answers); reset (drops the connection);
+ * huge (200 and a 1 GiB body, streamed until the client stops reading); drip (200, then a byte now and then, never ending).
+ */
+export type BackendApiMode = 'ok' | 'error' | 'garbage' | 'hang' | 'reset' | 'huge' | 'drip'
 
 export interface TestBackendApi {
   url: string
   secretKey: string
   machineSecretKey: string
   mode: BackendApiMode
-  /** When set, every verify request gets this answer instead (odd bodies and statuses Clerk might send). */
-  override: { status: number, body: unknown } | undefined
+  /** When set, every verify request gets this answer instead (odd bodies and statuses Clerk might send); raw is sent as it is. */
+  override: { status: number, body?: unknown, raw?: string } | undefined
+  /** Bytes of body written by the huge mode so far. */
+  hugeBytesWritten: number
   /** The clock Clerk judges `expired` by: Date.now unless a test sets its own. */
   now: () => number
   /** Every request received, in order. */
@@ -241,6 +246,7 @@ export async function startBackendApi (t: Test): Promise<TestBackendApi> {
     machineSecretKey: 'ak_machinesecrettest',
     mode: 'ok',
     override: undefined,
+    hugeBytesWritten: 0,
     now: Date.now,
     calls: [],
     add (record) {
@@ -272,6 +278,17 @@ export async function startBackendApi (t: Test): Promise<TestBackendApi> {
         case 'reset': req.socket.destroy(); return
         case 'error': res.writeHead(500, { 'content-type': 'application/json' }).end('{"errors":[{"message":"boom","code":"internal"}]}'); return
         case 'garbage': res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":'); return
+        case 'huge': streamHugeAnswer(res, (bytes) => { api.hugeBytesWritten += bytes }); return
+        case 'drip': {
+          res.writeHead(200, { 'content-type': 'application/json' }).write('{"object":"api_key","id":"')
+          const timer = setInterval(() => res.write('x'), 50)
+          res.on('close', () => clearInterval(timer))
+          return
+        }
+      }
+      if (api.override?.raw !== undefined) {
+        res.writeHead(api.override.status, { 'content-type': 'application/json' }).end(api.override.raw)
+        return
       }
       const answer = api.override ?? answerBackendApi({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization, body: text },
         { secretKey: api.secretKey, machineSecretKeys: [api.machineSecretKey] }, (_type, token) => records.get(token), api.now())
@@ -280,6 +297,28 @@ export async function startBackendApi (t: Test): Promise<TestBackendApi> {
   })
   Object.assign(api, await serveOnLoopback(t, server))
   return api
+}
+
+const HUGE_ANSWER_BYTES = 1024 ** 3
+const HUGE_CHUNK = Buffer.alloc(64 * 1024, 'a')
+
+/** A 1 GiB JSON answer, written as fast as the client reads and stopped when it goes away. */
+function streamHugeAnswer (res: ServerResponse, wrote: (bytes: number) => void): void {
+  res.writeHead(200, { 'content-type': 'application/json' })
+  res.write('{"object":"api_key","claims":"')
+  let sent = 0
+  const more = (): void => {
+    while (sent < HUGE_ANSWER_BYTES && !res.destroyed) {
+      sent += HUGE_CHUNK.length
+      wrote(HUGE_CHUNK.length)
+      if (!res.write(HUGE_CHUNK)) {
+        res.once('drain', more)
+        return
+      }
+    }
+    if (!res.destroyed) res.end('"}')
+  }
+  more()
 }
 
 /** One sample of Prometheus text: its name, labels and value. */

@@ -117,7 +117,7 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
 
   /** The verdict on the request's token; sets request.auth when it is a caller. */
   function authenticate (request: FastifyRequest, accepts: readonly TokenType[] = SESSIONS_ONLY): Verdict | Promise<Verdict> {
-    const verdict = verifier.verifyCredentials(request.headers.authorization, request.headers.cookie, accepts)
+    const verdict = verifier.verifyCredentials(request.headers.authorization, request.headers.cookie, accepts, request.ip)
     return verdict instanceof Promise ? verdict.then((settled) => remember(request, settled)) : remember(request, verdict)
   }
 

@@ -93,16 +93,31 @@ export async function fetchJson (url: string, options: { timeoutMs: number, maxB
     redirect: 'error',
     headers: { accept: 'application/json' }
   })
-  const tooLarge = `the response is larger than ${options.maxBytes} bytes`
-  if (!response.ok || Number(response.headers.get('content-length')) > options.maxBytes) {
+  if (!response.ok) {
     await response.body?.cancel()
-    throw new Error(response.ok ? tooLarge : `HTTP ${response.status}`)
+    throw new Error(`HTTP ${response.status}`)
+  }
+  return await readJsonBody(response, options.maxBytes)
+}
+
+/** Thrown when an answer's body is over the cap, declared or streamed. */
+export class BodyTooLargeError extends Error {}
+
+/**
+ * A response's body as JSON, read within the request's own signal (its timeout covers the body) and
+ * refused, unread or as soon as it grows past it, when larger than maxBytes.
+ */
+export async function readJsonBody (response: Response, maxBytes: number): Promise<unknown> {
+  const tooLarge = `the response is larger than ${maxBytes} bytes`
+  if (Number(response.headers.get('content-length')) > maxBytes) {
+    await response.body?.cancel()
+    throw new BodyTooLargeError(tooLarge)
   }
   const chunks: Uint8Array[] = []
   let size = 0
   for await (const chunk of response.body ?? []) {
     size += chunk.byteLength
-    if (size > options.maxBytes) throw new Error(tooLarge)
+    if (size > maxBytes) throw new BodyTooLargeError(tooLarge)
     chunks.push(chunk)
   }
   return JSON.parse(Buffer.concat(chunks).toString('utf8'))

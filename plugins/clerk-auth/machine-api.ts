@@ -1,12 +1,15 @@
 // Opaque machine tokens (mt_…, oat_…, ak_…) verified by Clerk's Backend API
 // (shared/clerk/machine-tokens.md §3): every call bounded in time, in number per second, and shared
 // by concurrent requests; verdicts cached by whole token, a caller for at most cacheMs.
+import { Ajv, type ValidateFunction } from 'ajv'
 import { LruMap } from 'toad-cache'
 import { machineAuthFromVerification } from './auth-object.js'
+import { clientKey } from './client-key.js'
+import { BodyTooLargeError, readJsonBody } from './jwks.js'
 import type { Logger } from './options.js'
 import type { RefusalCode } from './refusals.js'
 import type { MachineTokenType } from './token-types.js'
-import type { Verdict } from './verification-cache.js'
+import { isRefusal, type Verdict } from './verification-cache.js'
 
 export interface MachineApiOptions {
   /** Clerk's Backend API, e.g. https://api.clerk.com; the verify paths have no /v1, as in Clerk's SDK. */
@@ -23,6 +26,8 @@ export interface MachineApiOptions {
   cacheSize: number
   /** Calls to Clerk per second at most, whatever arrives: random tokens cannot become a bill. */
   maxCallsPerSecond: number
+  /** Calls per second at most for tokens new to this process from one client (an address, an IPv6 /64). */
+  maxCallsPerClientPerSecond: number
   now: () => number
   log: Logger
 }
@@ -38,6 +43,38 @@ const ENDPOINTS: Record<MachineTokenType, { path: string, field: string, object:
 
 // Longer strings are not Clerk's opaque tokens: refused without a call.
 export const MAX_OPAQUE_TOKEN_LENGTH = 512
+// After their prefix, Clerk's opaque tokens are base64 or base64url text (API-key secrets carry / and
+// =): anything else is no Clerk token, refused without a call.
+const OPAQUE_TOKEN = /^(?:ak|mt|oat)_[A-Za-z0-9+/=_-]+$/
+// New tokens may not take the last quarter of the calls per second: it is kept for re-checking tokens
+// Clerk has confirmed, so that a flood of new strings cannot stop known callers from being served.
+const RECHECK_SHARE = 0.25
+// Clients whose budgets are remembered; one evicted starts again with a full budget of its own.
+const CLIENTS = 10_000
+// A budget running out is logged at most this often, with how many calls it refused since.
+const EXHAUSTION_LOG_INTERVAL_MS = 60_000
+
+/** Calls per second, refilled continuously by the clock: a token bucket that starts full. */
+export class CallBudget {
+  #level: number
+  #at: number
+  constructor (readonly perSecond: number, at: number) {
+    this.#level = perSecond
+    this.#at = at
+  }
+
+  /** Whether a call is left once keep calls are set aside, after refilling up to at. */
+  available (at: number, keep = 0): boolean {
+    this.#level = Math.min(this.perSecond, this.#level + Math.max(0, at - this.#at) * this.perSecond / 1000)
+    this.#at = Math.max(this.#at, at)
+    return this.#level >= keep + 1
+  }
+
+  /** Spends one call; only after available() said yes. */
+  take (): void {
+    this.#level -= 1
+  }
+}
 
 /** Clerk's 200 body for a token, as far as it is needed (snake_case, times in ms). */
 export interface MachineVerification {
@@ -53,22 +90,74 @@ export interface MachineVerification {
   expiration: number | null
 }
 
-function isVerification (body: unknown, object: string): body is MachineVerification {
-  const value = body as Partial<MachineVerification> | null
-  return value !== null && typeof value === 'object' && value.object === object &&
-    typeof value.id === 'string' && typeof value.subject === 'string' && value.subject !== '' &&
-    (value.scopes === undefined || (Array.isArray(value.scopes) && value.scopes.every((scope) => typeof scope === 'string'))) &&
-    (value.expiration === undefined || value.expiration === null || Number.isFinite(value.expiration))
+// Clerk's answers are a few hundred bytes; a verification with large custom claims stays far below this.
+export const MAX_ANSWER_BYTES = 64 * 1024
+// Claims are served back to callers (/me, GraphQL me) and serialised: nesting deeper than this is no claim set.
+export const MAX_CLAIMS_DEPTH = 16
+
+const text = { type: 'string', minLength: 1, maxLength: 1024 } as const
+const ajv = new Ajv({ strict: true })
+
+/** Every field of Clerk's 200 body that is read, checked before anything is taken from it. */
+const verificationValidators = Object.fromEntries(Object.entries(ENDPOINTS).map(([type, { object }]) => [type, ajv.compile({
+  type: 'object',
+  required: ['object', 'id', 'subject', 'revoked', 'expired'],
+  properties: {
+    object: { const: object },
+    id: text,
+    subject: text,
+    name: { type: 'string', maxLength: 1024 },
+    client_id: { type: 'string', maxLength: 1024 },
+    scopes: { type: 'array', maxItems: 1000, items: { type: 'string', maxLength: 1024 } },
+    claims: { type: ['object', 'null'] },
+    revoked: { type: 'boolean' },
+    expired: { type: 'boolean' },
+    expiration: { type: ['integer', 'null'], minimum: 0 }
+  }
+})])) as Record<MachineTokenType, ValidateFunction>
+
+/** Whether value nests objects or arrays deeper than maxDepth (walked without recursion). */
+export function nestsDeeperThan (value: unknown, maxDepth: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]]
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop() as [unknown, number]
+    if (item === null || typeof item !== 'object') continue
+    if (depth >= maxDepth) return true
+    for (const child of Object.values(item)) stack.push([child, depth + 1])
+  }
+  return false
 }
 
-/** A call's outcome: Clerk's verdict on the token, or why Clerk could not give one (never the caller's fault). */
-type CallResult = { verification: MachineVerification } | { refusal: RefusalCode } | { failure: string }
+function isVerification (body: unknown, type: MachineTokenType): body is MachineVerification {
+  return verificationValidators[type](body) && !nestsDeeperThan((body as MachineVerification).claims, MAX_CLAIMS_DEPTH)
+}
 
-interface Entry { verdict: Verdict, until: number }
+/** Why Clerk's API could not give a verdict, for the log and the failure counts. */
+export type ApiFailure = 'timeout' | 'unreachable' | 'status' | 'answer'
+
+/** A call's outcome: Clerk's verdict on the token, or why Clerk could not give one (never the caller's fault). */
+type CallResult = { verification: MachineVerification } | { refusal: RefusalCode } | { failure: ApiFailure, detail: string }
+
+/** until: reused as it is; staleUntil: a confirmed caller, served while its re-check finds no budget. */
+interface Entry { verdict: Verdict, until: number, staleUntil: number }
+
+/** Which budget refused a call: the client's own, or the process's. */
+export type BudgetScope = 'client' | 'process'
+
+export interface MachineApiStats {
+  apiCalls: number
+  cachedVerdicts: number
+  failures: Record<ApiFailure, number>
+  /** Calls not made because a budget was spent (the request got 503 clerk_api_unavailable, or a stale verdict). */
+  budgetRefusals: Record<BudgetScope, number>
+  /** Requests served a confirmed verdict past its cache period while its re-check waited for budget. */
+  staleVerdicts: number
+}
 
 export interface MachineApi {
-  verify: (token: string, type: MachineTokenType) => Verdict | Promise<Verdict>
-  stats: () => { apiCalls: number, cachedVerdicts: number }
+  /** clientAddress: the request's (request.ip); a call for a new token comes out of its budget. */
+  verify: (token: string, type: MachineTokenType, clientAddress?: string) => Verdict | Promise<Verdict>
+  stats: () => MachineApiStats
 }
 
 export function createMachineApi (options: MachineApiOptions): MachineApi {
@@ -76,21 +165,56 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
   const cache = new LruMap<Entry>(options.cacheSize)
   const inFlight = new Map<string, Promise<Verdict>>()
   let apiCalls = 0
-  // a token bucket: maxCallsPerSecond calls, refilled continuously
-  let budget = options.maxCallsPerSecond
-  let budgetAt = now()
-  let exhaustedLogged = false
+  const failures: Record<ApiFailure, number> = { timeout: 0, unreachable: 0, status: 0, answer: 0 }
+  const budgetRefusals: Record<BudgetScope, number> = { client: 0, process: 0 }
+  let staleVerdicts = 0
   let rejectedKeyLogged = false
+  const processBudget = new CallBudget(options.maxCallsPerSecond, now())
+  const clientBudgets = new LruMap<CallBudget>(CLIENTS)
+  const reserved = Math.floor(options.maxCallsPerSecond * RECHECK_SHARE)
+  const lastLogged: Record<BudgetScope, number> = { client: -Infinity, process: -Infinity }
+  const refusedSinceLog: Record<BudgetScope, number> = { client: 0, process: 0 }
 
-  function takeBudget (): boolean {
-    const at = now()
-    budget = Math.min(options.maxCallsPerSecond, budget + (at - budgetAt) * options.maxCallsPerSecond / 1000)
-    budgetAt = at
-    if (budget < 1) return false
-    budget -= 1
-    exhaustedLogged = false
-    return true
+  /**
+   * Takes a call from the budgets, or names the one that is spent. A re-check of a confirmed token
+   * draws on the whole process budget; a new token on its client's budget and on the process budget
+   * but the share kept for re-checks.
+   */
+  function takeBudget (client: string, recheck: boolean, at: number): BudgetScope | undefined {
+    if (recheck) {
+      if (!processBudget.available(at)) return 'process'
+      processBudget.take()
+      return undefined
+    }
+    let own = clientBudgets.get(client)
+    if (own === undefined) {
+      own = new CallBudget(options.maxCallsPerClientPerSecond, at)
+      clientBudgets.set(client, own)
+    }
+    if (!own.available(at)) return 'client'
+    if (!processBudget.available(at, reserved)) return 'process'
+    own.take()
+    processBudget.take()
+    return undefined
   }
+
+  function refusedFor (scope: BudgetScope, at: number): void {
+    budgetRefusals[scope]++
+    refusedSinceLog[scope]++
+    if (at - lastLogged[scope] < EXHAUSTION_LOG_INTERVAL_MS) return
+    log.warn({ scope, refused: refusedSinceLog[scope], maxCallsPerSecond: options.maxCallsPerSecond, maxCallsPerClientPerSecond: options.maxCallsPerClientPerSecond },
+      scope === 'client'
+        ? 'A client sends more new machine tokens than its share of calls to Clerk\'s Backend API: its new tokens get 503 clerk_api_unavailable'
+        : 'Too many new machine tokens: Clerk\'s Backend API is not called more often than this')
+    lastLogged[scope] = at
+    refusedSinceLog[scope] = 0
+  }
+
+  const timedOut = (err: unknown): CallResult => (err as Error).name === 'TimeoutError'
+    ? { failure: 'timeout', detail: `no answer within ${options.timeoutMs} ms` }
+    : err instanceof BodyTooLargeError
+      ? { failure: 'answer', detail: err.message }
+      : { failure: 'unreachable', detail: (err as Error).message }
 
   async function call (token: string, type: MachineTokenType): Promise<CallResult> {
     const endpoint = ENDPOINTS[type]
@@ -98,6 +222,7 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
     apiCalls++
     let response: Response
     try {
+      // the timeout covers the body too: it is read within the same signal
       response = await fetch(`${options.apiUrl}${endpoint.path}`, {
         method: 'POST',
         signal: AbortSignal.timeout(options.timeoutMs),
@@ -106,21 +231,27 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
         body: JSON.stringify({ [endpoint.field]: token })
       })
     } catch (err) {
-      return { failure: (err as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : (err as Error).message }
+      return timedOut(err)
     }
-    const body: unknown = await response.json().catch(() => undefined)
-    if (response.status === 200) {
-      // an OAuth token Clerk no longer considers active
-      if ((body as { active?: unknown } | undefined)?.active === false) return { refusal: 'token_expired' }
-      return isVerification(body, endpoint.object) ? { verification: body } : { failure: 'an answer that is not a verification' }
+    if (response.status !== 200) {
+      await response.body?.cancel()
+      // Clerk does not know the token (or finds it malformed): the caller's problem
+      if (response.status === 400 || response.status === 404 || response.status === 422) return { refusal: 'token_unknown' }
+      if ((response.status === 401 || response.status === 403) && !rejectedKeyLogged) {
+        rejectedKeyLogged = true
+        log.error({ status: response.status }, 'Clerk\'s Backend API refused the secret key: check CLERK_SECRET_KEY / CLERK_MACHINE_SECRET_KEY')
+      }
+      return { failure: 'status', detail: `HTTP ${response.status}` }
     }
-    // Clerk does not know the token (or finds it malformed): the caller's problem
-    if (response.status === 400 || response.status === 404 || response.status === 422) return { refusal: 'token_unknown' }
-    if ((response.status === 401 || response.status === 403) && !rejectedKeyLogged) {
-      rejectedKeyLogged = true
-      log.error({ status: response.status }, 'Clerk\'s Backend API refused the secret key: check CLERK_SECRET_KEY / CLERK_MACHINE_SECRET_KEY')
+    let body: unknown
+    try {
+      body = await readJsonBody(response, MAX_ANSWER_BYTES)
+    } catch (err) {
+      return err instanceof SyntaxError ? { failure: 'answer', detail: 'an answer that is not JSON' } : timedOut(err)
     }
-    return { failure: `HTTP ${response.status}` }
+    // an OAuth token Clerk no longer considers active
+    if ((body as { active?: unknown } | null)?.active === false) return { refusal: 'token_expired' }
+    return isVerification(body, type) ? { verification: body } : { failure: 'answer', detail: 'an answer that is not a verification' }
   }
 
   function judge (result: CallResult, type: MachineTokenType, nowMs: number): { verdict: Verdict, until: number | undefined } {
@@ -140,26 +271,44 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
     return { verdict: machineAuthFromVerification(type, verification), until }
   }
 
+  /**
+   * Until when a confirmed caller may be served while its re-check waits for budget: one more cache
+   * period, never past the token's expiration. A revocation then goes unseen for at most twice the
+   * cache period, and only while Clerk's budget is spent; Clerk's own no (revoked, expired) is never
+   * overridden, since a stale verdict is used only when no call could be made.
+   */
+  function staleUntil (verdict: Verdict, until: number, nowMs: number): number {
+    if (isRefusal(verdict)) return until
+    return until < nowMs + options.cacheMs ? until : until + options.cacheMs
+  }
+
   async function verifyRemotely (token: string, type: MachineTokenType): Promise<Verdict> {
     const result = await call(token, type)
-    if ('failure' in result) log.warn({ type, reason: result.failure }, 'Clerk\'s Backend API could not verify a machine token')
+    if ('failure' in result) {
+      failures[result.failure]++
+      log.warn({ type, reason: result.detail }, 'Clerk\'s Backend API could not verify a machine token')
+    }
     const nowMs = now()
     const { verdict, until } = judge(result, type, nowMs)
-    if (until !== undefined) cache.set(token, { verdict, until })
+    if (until !== undefined) cache.set(token, { verdict, until, staleUntil: staleUntil(verdict, until, nowMs) })
     return verdict
   }
 
   return {
-    verify (token, type) {
-      if (token.length > MAX_OPAQUE_TOKEN_LENGTH) return 'token_malformed'
+    verify (token, type, clientAddress) {
+      if (token.length > MAX_OPAQUE_TOKEN_LENGTH || !OPAQUE_TOKEN.test(token)) return 'token_malformed'
+      const at = now()
       const cached = cache.get(token)
-      if (cached !== undefined && now() < cached.until) return cached.verdict
+      if (cached !== undefined && at < cached.until) return cached.verdict
       const running = inFlight.get(token)
       if (running !== undefined) return running
-      if (!takeBudget()) {
-        if (!exhaustedLogged) {
-          exhaustedLogged = true
-          log.warn({ maxCallsPerSecond: options.maxCallsPerSecond }, 'Too many unknown machine tokens: Clerk\'s Backend API is not called more often than this')
+      const recheck = cached !== undefined && !isRefusal(cached.verdict)
+      const spent = takeBudget(clientKey(clientAddress), recheck, at)
+      if (spent !== undefined) {
+        refusedFor(spent, at)
+        if (recheck && at < cached.staleUntil) {
+          staleVerdicts++
+          return cached.verdict
         }
         return 'clerk_api_unavailable'
       }
@@ -167,6 +316,6 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
       inFlight.set(token, verdict)
       return verdict
     },
-    stats: () => ({ apiCalls, cachedVerdicts: cache.size })
+    stats: () => ({ apiCalls, cachedVerdicts: cache.size, failures: { ...failures }, budgetRefusals: { ...budgetRefusals }, staleVerdicts })
   }
 }

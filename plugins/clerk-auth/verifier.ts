@@ -8,7 +8,7 @@ import { resolveOptions, type ClerkAuthOptions, type ResolvedOptions } from './o
 import { RefusalError } from './refusals.js'
 import { checkClaims, checkHeader, checkTypedHeader, type ClaimPolicy } from './token-checks.js'
 import { createSessionCookieReader, readPlainSessionCookie } from './session-cookie.js'
-import { createMachineApi } from './machine-api.js'
+import { createMachineApi, type ApiFailure, type BudgetScope } from './machine-api.js'
 import { findToken } from './token-source.js'
 import { jwtTokenType, opaqueTokenType, SESSIONS_ONLY, type JwtTokenType, type TokenType } from './token-types.js'
 import { VerdictCounts, type VerdictCount } from './verdict-counts.js'
@@ -28,6 +28,12 @@ export interface VerifierStats {
   cachedVerdicts: number
   /** Calls made to Clerk's Backend API for opaque machine tokens. */
   machineApiCalls: number
+  /** Calls that gave no verdict, by why: no answer in time, unreachable, an error status, an unusable answer. */
+  machineApiFailures: Record<ApiFailure, number>
+  /** Calls not made because a budget was spent: a client's own, or the process's. */
+  machineApiBudgetRefusals: Record<BudgetScope, number>
+  /** Confirmed opaque tokens served past their cache period while their re-check waited for budget. */
+  machineApiStaleVerdicts: number
   /** Every verdict given, by kind of token and code (ok for a caller). */
   verdicts: VerdictCount[]
   /** The issuer's key-set fetches by outcome, and when the current set was loaded (ms, by the verifier's clock). */
@@ -40,14 +46,15 @@ export interface Verifier {
   /**
    * The verdict on a token of one of the accepted kinds (sessions only by default): the caller, or a
    * refusal code. Synchronous when the cache or a known key can answer; a promise only while an
-   * unknown key is looked up: `await` it either way.
+   * unknown key is looked up: `await` it either way. clientAddress (the request's) says whose budget
+   * a call to Clerk's Backend API for a new opaque token comes out of.
    */
-  verify: (token: string, accepts?: readonly TokenType[]) => Verdict | Promise<Verdict>
+  verify: (token: string, accepts?: readonly TokenType[], clientAddress?: string) => Verdict | Promise<Verdict>
   /**
    * The verdict on a request's credentials: the Authorization header (Bearer) or, without one and
    * where sessions are accepted, the __session cookie (which never carries a machine token).
    */
-  verifyCredentials: (authorization: string | undefined, cookieHeader: string | undefined, accepts?: readonly TokenType[]) => Verdict | Promise<Verdict>
+  verifyCredentials: (authorization: string | undefined, cookieHeader: string | undefined, accepts?: readonly TokenType[], clientAddress?: string) => Verdict | Promise<Verdict>
   /** Whether the issuer's keys are loaded and not too old. */
   isReady: () => boolean
   stats: () => VerifierStats
@@ -90,6 +97,7 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
       cacheMs: resolved.machineTokenCacheMs,
       cacheSize: resolved.verificationCacheSize,
       maxCallsPerSecond: resolved.apiMaxCallsPerSecond,
+      maxCallsPerClientPerSecond: resolved.apiMaxCallsPerClientPerSecond,
       now,
       log: resolved.log
     })
@@ -130,11 +138,11 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
    * The full check of a token not in the cache, and its caching: the header (no key, no RSA), then
    * the key, the signature and the claims. Synchronous whenever the key is known.
    */
-  function verifyUncached (token: string, accepts: readonly TokenType[], nowMs: number, keyGeneration: number): Verdict | Promise<Verdict> {
+  function verifyUncached (token: string, accepts: readonly TokenType[], nowMs: number, keyGeneration: number, clientAddress: string | undefined): Verdict | Promise<Verdict> {
     const opaque = opaqueTokenType(token)
     if (opaque !== undefined) {
       // without the secret key, the opaque form of a kind cannot be verified here, so it is not accepted
-      return counted(accepts.includes(opaque) && machineApi !== undefined ? machineApi.verify(token, opaque) : 'token_type_not_accepted', opaque)
+      return counted(accepts.includes(opaque) && machineApi !== undefined ? machineApi.verify(token, opaque, clientAddress) : 'token_type_not_accepted', opaque)
     }
     const jwt = decodeJwt(token)
     if (jwt === undefined) return remember(token, 'token_malformed', undefined, nowMs, keyGeneration)
@@ -161,7 +169,7 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
     })
   }
 
-  function verify (token: string, accepts: readonly TokenType[] = SESSIONS_ONLY): Verdict | Promise<Verdict> {
+  function verify (token: string, accepts: readonly TokenType[] = SESSIONS_ONLY, clientAddress?: string): Verdict | Promise<Verdict> {
     const nowMs = now()
     const keyGeneration = keyStore.generation()
     const cached = cache.find(token, nowMs, keyGeneration)
@@ -169,7 +177,7 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
     // the issuer is unreachable); refusals stand whatever the keys' age.
     if (cached === undefined || (!isRefusal(cached.verdict) && !keyStore.isFreshAt(nowMs))) {
       cacheMisses++
-      return verifyUncached(token, accepts, nowMs, keyGeneration)
+      return verifyUncached(token, accepts, nowMs, keyGeneration, clientAddress)
     }
     cacheHits++
     return counts.count(verdictHere(cached, accepts), cached.tokenType)
@@ -178,11 +186,11 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
   return {
     options: resolved,
     verify,
-    verifyCredentials (authorization, cookieHeader, accepts = SESSIONS_ONLY) {
+    verifyCredentials (authorization, cookieHeader, accepts = SESSIONS_ONLY, clientAddress) {
       const sessions = accepts.includes('session_token')
       const found = findToken(authorization, sessions ? cookieHeader : undefined, readSessionCookie)
       if (found.refusal !== undefined) return counts.count(found.refusal, undefined)
-      return verify(found.token, found.fromCookie ? SESSIONS_ONLY : accepts)
+      return verify(found.token, found.fromCookie ? SESSIONS_ONLY : accepts, clientAddress)
     },
     isReady: () => keyStore.isFreshAt(now()),
     stats: () => ({
@@ -191,6 +199,9 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
       cacheMisses,
       cachedVerdicts: cache.size,
       machineApiCalls: machineApi?.stats().apiCalls ?? 0,
+      machineApiFailures: machineApi?.stats().failures ?? { timeout: 0, unreachable: 0, status: 0, answer: 0 },
+      machineApiBudgetRefusals: machineApi?.stats().budgetRefusals ?? { client: 0, process: 0 },
+      machineApiStaleVerdicts: machineApi?.stats().staleVerdicts ?? 0,
       verdicts: counts.list(),
       keySet: keyStore.stats()
     }),

@@ -15,6 +15,11 @@ export function registerClerkAuthMetrics (registry: Registry, stats: () => Clerk
   gaugeReadAtScrape(registry, 'clerk_auth_verification_cache_entries', 'Verdicts held in the verification cache.', () => stats().cachedVerdicts)
   counterReadAtScrape(registry, 'clerk_auth_signature_checks_total', 'RSA signature verifications.', [], total((s) => s.signatureChecks))
   counterReadAtScrape(registry, 'clerk_auth_backend_api_calls_total', 'Calls to Clerk\'s Backend API for opaque machine tokens.', [], total((s) => s.machineApiCalls))
+  counterReadAtScrape(registry, 'clerk_auth_backend_api_failures_total', 'Calls to Clerk\'s Backend API that gave no verdict (503 clerk_api_unavailable), by reason: timeout, unreachable, status (an error status), answer (too large, not JSON, or not a verification).',
+    ['reason'], () => Object.entries(stats().machineApiFailures).map(([reason, value]) => ({ labels: { reason }, value })))
+  counterReadAtScrape(registry, 'clerk_auth_backend_api_budget_refusals_total', 'Calls to Clerk\'s Backend API not made because a budget was spent: scope client (one client\'s share of new tokens, CLERK_API_MAX_CALLS_PER_CLIENT_PER_SECOND) or process (CLERK_API_MAX_CALLS_PER_SECOND).',
+    ['scope'], () => Object.entries(stats().machineApiBudgetRefusals).map(([scope, value]) => ({ labels: { scope }, value })))
+  counterReadAtScrape(registry, 'clerk_auth_backend_api_stale_verdicts_total', 'Confirmed opaque tokens served past their cache period while their re-check waited for budget.', [], total((s) => s.machineApiStaleVerdicts))
   counterReadAtScrape(registry, 'clerk_auth_jwks_fetches_total', 'Fetches of the issuer\'s key set, by outcome (ok, timeout, failed).', ['outcome'],
     () => Object.entries(stats().keySet.fetches).map(([outcome, value]) => ({ labels: { outcome }, value })))
   // Absent with a fixed key (CLERK_JWT_KEY) or before the first key set: there is no age to tell.

@@ -103,15 +103,21 @@ export function mintDevOpaqueToken (signingKey: KeyObject, record: Minted, nowMs
   const id = `${PREFIXES[record.type]}${randomBytes(16).toString('hex')}`
   const body = Buffer.from(JSON.stringify({ ...record, id, createdAt: nowMs })).toString('base64url')
   const mac = createHmac('sha256', derivedSecret(signingKey, 'opaque-tokens')).update(body).digest('base64url')
-  return `${PREFIXES[record.type]}${body}.${mac}`
+  // no separator: Clerk's opaque tokens are base64 or base64url text after the prefix, and the MAC's length is fixed
+  return `${PREFIXES[record.type]}${body}${mac}`
 }
+
+// An HMAC-SHA256 in base64url, unpadded.
+const MAC_LENGTH = 43
 
 /** The record of a development opaque token, or undefined if the MAC does not hold or the kind differs. */
 export function readDevOpaqueToken (signingKey: KeyObject, type: OpaqueTokenType, token: string): OpaqueTokenRecord | undefined {
   const prefix = PREFIXES[type]
   if (!token.startsWith(prefix)) return undefined
-  const [body, mac] = token.slice(prefix.length).split('.')
-  if (body === undefined || mac === undefined) return undefined
+  const rest = token.slice(prefix.length)
+  if (rest.length <= MAC_LENGTH) return undefined
+  const body = rest.slice(0, -MAC_LENGTH)
+  const mac = rest.slice(-MAC_LENGTH)
   const expected = createHmac('sha256', derivedSecret(signingKey, 'opaque-tokens')).update(body).digest()
   const given = Buffer.from(mac, 'base64url')
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined
