@@ -12,7 +12,7 @@ const member = { v: 2, fea: 'o:pings', o: { id: 'org_acme', rol: 'member', slg: 
 t.test('forward-auth answers with the identity, the refusal or the 403', async (t) => {
   const issuer = await startIssuer(t)
   const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url })
-  const ask = async (url: string, headers: Record<string, string> = {}, method: 'GET' | 'POST' | 'HEAD' | 'PUT' = 'GET') =>
+  const ask = async (url: string, headers: Record<string, string> = {}, method: 'GET' | 'POST' | 'HEAD' | 'PUT' | 'OPTIONS' | 'PATCH' | 'DELETE' = 'GET') =>
     await app.inject({ method, url, headers })
 
   t.test('a valid session: 200, no body, the identity as headers', async (t) => {
@@ -36,8 +36,9 @@ t.test('forward-auth answers with the identity, the refusal or the 403', async (
 
   t.test('every method and any body: the gateway forwards what it holds, the body is never read', async (t) => {
     const token = issuer.sign()
-    for (const method of ['POST', 'PUT', 'HEAD'] as const) {
+    for (const method of ['POST', 'PUT', 'HEAD', 'OPTIONS', 'PATCH', 'DELETE'] as const) {
       t.equal((await ask('/auth/verify', bearer(token), method)).statusCode, 200, method)
+      t.equal((await ask('/auth/verify', {}, method)).statusCode, 401, `${method} without a token`)
     }
     const withBody = await app.inject({ method: 'POST', url: '/auth/verify', headers: { ...bearer(token), 'content-type': 'application/json' }, payload: '{not json' })
     t.equal(withBody.statusCode, 200, 'a body that is not JSON is not parsed')

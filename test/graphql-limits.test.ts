@@ -35,6 +35,9 @@ t.test('queryProblem', async (t) => {
   t.equal(queryProblem(parse(`{ ... on Query { ${fields(301)} } ${fields(200)} }`), queryLimits)?.code, 'QUERY_TOO_COMPLEX', 'and they do count')
   t.equal(queryProblem(parse(`{ ...F } fragment F on Query { ${fields(300)} }`), queryLimits), undefined, 'a fragment counts where it is spread, not where it is defined')
   t.equal(queryProblem(parse(`{ ...F ...F } fragment F on Query { ${fields(251)} }`), queryLimits)?.code, 'QUERY_TOO_COMPLEX', 'and as often as it is spread')
+  t.equal(queryProblem(parse(`query A { ${fields(250)} } query B { ${fields(250)} }`), queryLimits), undefined, 'two operations of 250 fields: 500 in the document')
+  t.equal(queryProblem(parse(`query A { ${fields(251)} } query B { ${fields(250)} }`), queryLimits)?.code, 'QUERY_TOO_COMPLEX',
+    'the limit is per document: validation works on every operation in it, whichever one runs')
   const tree = JSON.parse(JSON.stringify(parse('{ __typename }')))
   t.equal(queryProblem(tree, queryLimits)?.code, 'GRAPHQL_PARSE_FAILED', 'a syntax tree that did not come from the parser')
 })

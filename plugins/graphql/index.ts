@@ -1,4 +1,4 @@
-import { errorCodes, type FastifyInstance, type preParsingAsyncHookHandler } from 'fastify'
+import { errorCodes, type FastifyInstance, type preParsingHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import type { GraphQLError } from 'graphql'
 import mercurius, { type MercuriusOptions } from 'mercurius'
@@ -30,10 +30,14 @@ class OperationRefused extends mercurius.ErrorWithProps {
  * cross-site without a preflight, and the __session cookie with it: the operation would run as the
  * user. GET runs queries only (Mercurius answers anything else with 405).
  */
-const jsonBodiesOnly: preParsingAsyncHookHandler = async (request) => {
-  if (request.method !== 'POST') return
+// A callback hook: no promise per request.
+const jsonBodiesOnly: preParsingHookHandler = (request, _reply, payload, done) => {
   const type = request.headers['content-type']
-  if (type === undefined || !JSON_TYPE.test(type)) throw new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(type ?? '(none)')
+  if (request.method !== 'POST' || (type !== undefined && JSON_TYPE.test(type))) {
+    done(null, payload)
+    return
+  }
+  done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(type ?? '(none)'))
 }
 const JSON_TYPE = /^application\/json\s*(;|$)/i
 
