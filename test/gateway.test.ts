@@ -114,7 +114,7 @@ t.test('forward-auth answers with the identity, the refusal or the 403', async (
       t.match(res.json().message, name.toLowerCase())
       t.notOk('x-clerk-user-id' in res.headers)
     }
-    for (const name of ['x-clerkish', 'xclerk-user-id', 'x-clerk', 'x-request-id', 'clerk-user-id']) {
+    for (const name of ['x-clerkish', 'xclerk-user-id', 'x-clerk', 'x-request-id', 'clerk-user-id', 'x-my-x-clerk-id']) {
       t.equal((await ask('/auth/verify', { ...bearer(issuer.sign()), [name]: 'user_admin' })).statusCode, 200, `${name} is not an identity header`)
     }
   })

@@ -1,6 +1,6 @@
 import { getIntrospectionQuery, parse } from 'graphql'
 import t from 'tap'
-import { isIntrospectionOnly } from '../plugins/graphql/introspection.js'
+import { isIntrospectionOnly, rootSelectsOnly } from '../plugins/graphql/introspection.js'
 
 const only = (query: string): boolean => isIntrospectionOnly(parse(query))
 
@@ -23,4 +23,13 @@ t.test('anything else needs a token', async (t) => {
   t.notOk(only('query A { __typename } query B { pingOne(id: "1") }'), 'one real operation among introspection ones')
   t.notOk(only('fragment A on Query { __typename }'), 'a document without an operation')
   t.ok(only('{ ...A } fragment A on Query { ...A __typename }'), 'a fragment cycle ends (validation rejects it later)')
+})
+
+t.test('what a signed-out caller may select: query fields for queries, others for the rest', async (t) => {
+  const optional = new Set(['greeting'])
+  t.ok(rootSelectsOnly(parse('{ greeting }'), optional))
+  t.notOk(rootSelectsOnly(parse('mutation { greeting }'), optional), 'a mutation is held to the other set')
+  t.notOk(rootSelectsOnly(parse('subscription { greeting }'), optional))
+  t.ok(rootSelectsOnly(parse('mutation { greeting }'), optional, optional))
+  t.notOk(rootSelectsOnly(parse('fragment F on Query { greeting }'), optional), 'no operation, nothing to run')
 })

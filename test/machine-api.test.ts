@@ -292,6 +292,10 @@ t.test('whose budget: an address, an IPv6 address by its /64', async (t) => {
   t.equal(clientKey('::1'), '0:0:0:0::/64')
   t.not(clientKey('2001:db8:1:3::1'), clientKey('2001:db8:1:2::1'), 'another /64, another budget')
   t.equal(clientKey(undefined), 'unknown')
+  t.equal(clientKey(''), 'unknown')
+  t.equal(clientKey('2001:db8::1:2:3:4:5'), '2001:db8:0:1::/64', 'the groups after :: count where they land')
+  t.equal(clientKey('::1:2:3:4:5:6:7'), '0:1:2:3::/64')
+  t.equal(clientKey('2001:db8::ffff:1.2.3.4'), '2001:db8:0:0::/64', 'an IPv4 tail is no mapped address')
 })
 
 t.test('a flood of new tokens from one client spends its own share only: others and re-checks are served', async (t) => {
