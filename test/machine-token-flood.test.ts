@@ -1,4 +1,4 @@
-// The flood an outside audit used to deny machine tokens, over real sockets: four connections send
+// A flood meant to deny machine tokens, over real sockets: four connections send
 // random API keys from one address for a few seconds while another address presents new valid keys
 // and a key verified before the flood, which Clerk's answer expires for every second.
 import { request } from 'node:http'

@@ -1,6 +1,14 @@
 // Whose budget a call to Clerk's Backend API comes out of: the client's address, an IPv6 address by
 // its /64, since one host is commonly handed a whole /64 and could otherwise take a fresh budget per address.
 
+/**
+ * Who sends a request, read only when a call to Clerk must be budgeted: a Fastify request is one (its
+ * ip getter, which may parse X-Forwarded-For, then runs for new opaque tokens alone).
+ */
+export interface Client {
+  readonly ip?: string
+}
+
 const IPV4_MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i
 
 /** The budget key for a client address (request.ip); 'unknown' when there is none. */

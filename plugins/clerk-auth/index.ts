@@ -17,6 +17,7 @@ export { GATEWAY_PARAMETERS, identityHeaders, parseGatewayAccess } from './gatew
 export { clerkAuthOptionsSchema, InvalidOptionError, isBareOrigin, type ClerkAuthOptions, type InvalidOption, type Logger } from './options.js'
 export { refusalTexts, type RefusalCode, type RefusalResponse } from './refusals.js'
 export { acceptsTokenProblem, SESSIONS_ONLY, TOKEN_TYPES, type TokenType } from './token-types.js'
+export type { Client } from './client-key.js'
 export { createVerifier, isRefusal, type CountedTokenType, type Verdict, type VerdictCount, type Verifier, type VerifierStats } from './verifier.js'
 
 /**
@@ -117,7 +118,7 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
 
   /** The verdict on the request's token; sets request.auth when it is a caller. */
   function authenticate (request: FastifyRequest, accepts: readonly TokenType[] = SESSIONS_ONLY): Verdict | Promise<Verdict> {
-    const verdict = verifier.verifyCredentials(request.headers.authorization, request.headers.cookie, accepts, request.ip)
+    const verdict = verifier.verifyCredentials(request.headers.authorization, request.headers.cookie, accepts, request)
     return verdict instanceof Promise ? verdict.then((settled) => remember(request, settled)) : remember(request, verdict)
   }
 
@@ -131,6 +132,7 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
   const forbidden: Partial<Record<CountedTokenType, number>> = {}
   // Requests let through without a token: the verifier counted them as token_missing, decisions() as anonymous.
   let anonymous = 0
+  const admitAnonymous = (): void => { anonymous++ }
 
   function forbid (reply: FastifyReply, auth: ClerkAuth, requirement: AuthRequirement, unmet: Array<keyof AuthRequirement>): FastifyReply {
     forbidden[auth.tokenType] = (forbidden[auth.tokenType] ?? 0) + 1
@@ -177,7 +179,7 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
   function admits (reply: FastifyReply, verdict: Verdict, access: Access): boolean {
     if (isRefusal(verdict)) {
       if (verdict === 'token_missing' && access.optionalAuth === true) {
-        anonymous++
+        admitAnonymous()
         return true
       }
       refuse(reply, verdict)
@@ -210,7 +212,7 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
       const stats = verifier.stats()
       return { ...stats, decisions: decisions(stats.verdicts) }
     },
-    admitAnonymous: () => { anonymous++ },
+    admitAnonymous,
     unmet: unmetRequirements,
     canVerify
   })

@@ -4,7 +4,7 @@
 import { Ajv, type ValidateFunction } from 'ajv'
 import { LruMap } from 'toad-cache'
 import { machineAuthFromVerification } from './auth-object.js'
-import { clientKey } from './client-key.js'
+import { clientKey, type Client } from './client-key.js'
 import { BodyTooLargeError, readJsonBody } from './jwks.js'
 import type { Logger } from './options.js'
 import type { RefusalCode } from './refusals.js'
@@ -155,8 +155,8 @@ export interface MachineApiStats {
 }
 
 export interface MachineApi {
-  /** clientAddress: the request's (request.ip); a call for a new token comes out of its budget. */
-  verify: (token: string, type: MachineTokenType, clientAddress?: string) => Verdict | Promise<Verdict>
+  /** client: who sends it (its ip); a call for a new token comes out of that client's budget. */
+  verify: (token: string, type: MachineTokenType, client?: Client) => Verdict | Promise<Verdict>
   stats: () => MachineApiStats
 }
 
@@ -210,7 +210,7 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
     refusedSinceLog[scope] = 0
   }
 
-  const timedOut = (err: unknown): CallResult => (err as Error).name === 'TimeoutError'
+  const failureOf = (err: unknown): CallResult => (err as Error).name === 'TimeoutError'
     ? { failure: 'timeout', detail: `no answer within ${options.timeoutMs} ms` }
     : err instanceof BodyTooLargeError
       ? { failure: 'answer', detail: err.message }
@@ -231,7 +231,7 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
         body: JSON.stringify({ [endpoint.field]: token })
       })
     } catch (err) {
-      return timedOut(err)
+      return failureOf(err)
     }
     if (response.status !== 200) {
       await response.body?.cancel()
@@ -247,7 +247,7 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
     try {
       body = await readJsonBody(response, MAX_ANSWER_BYTES)
     } catch (err) {
-      return err instanceof SyntaxError ? { failure: 'answer', detail: 'an answer that is not JSON' } : timedOut(err)
+      return err instanceof SyntaxError ? { failure: 'answer', detail: 'an answer that is not JSON' } : failureOf(err)
     }
     // an OAuth token Clerk no longer considers active
     if ((body as { active?: unknown } | null)?.active === false) return { refusal: 'token_expired' }
@@ -295,7 +295,7 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
   }
 
   return {
-    verify (token, type, clientAddress) {
+    verify (token, type, client) {
       if (token.length > MAX_OPAQUE_TOKEN_LENGTH || !OPAQUE_TOKEN.test(token)) return 'token_malformed'
       const at = now()
       const cached = cache.get(token)
@@ -303,7 +303,7 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
       const running = inFlight.get(token)
       if (running !== undefined) return running
       const recheck = cached !== undefined && !isRefusal(cached.verdict)
-      const spent = takeBudget(clientKey(clientAddress), recheck, at)
+      const spent = takeBudget(clientKey(client?.ip), recheck, at)
       if (spent !== undefined) {
         refusedFor(spent, at)
         if (recheck && at < cached.staleUntil) {

@@ -8,6 +8,7 @@ import { resolveOptions, type ClerkAuthOptions, type ResolvedOptions } from './o
 import { RefusalError } from './refusals.js'
 import { checkClaims, checkHeader, checkTypedHeader, type ClaimPolicy } from './token-checks.js'
 import { createSessionCookieReader, readPlainSessionCookie } from './session-cookie.js'
+import type { Client } from './client-key.js'
 import { createMachineApi, type ApiFailure, type BudgetScope } from './machine-api.js'
 import { findToken } from './token-source.js'
 import { jwtTokenType, opaqueTokenType, SESSIONS_ONLY, type JwtTokenType, type TokenType } from './token-types.js'
@@ -46,15 +47,15 @@ export interface Verifier {
   /**
    * The verdict on a token of one of the accepted kinds (sessions only by default): the caller, or a
    * refusal code. Synchronous when the cache or a known key can answer; a promise only while an
-   * unknown key is looked up: `await` it either way. clientAddress (the request's) says whose budget
-   * a call to Clerk's Backend API for a new opaque token comes out of.
+   * unknown key is looked up: `await` it either way. client (who sends it: a Fastify request, or
+   * { ip }) says whose budget a call to Clerk's Backend API for a new opaque token comes out of.
    */
-  verify: (token: string, accepts?: readonly TokenType[], clientAddress?: string) => Verdict | Promise<Verdict>
+  verify: (token: string, accepts?: readonly TokenType[], client?: Client) => Verdict | Promise<Verdict>
   /**
    * The verdict on a request's credentials: the Authorization header (Bearer) or, without one and
    * where sessions are accepted, the __session cookie (which never carries a machine token).
    */
-  verifyCredentials: (authorization: string | undefined, cookieHeader: string | undefined, accepts?: readonly TokenType[], clientAddress?: string) => Verdict | Promise<Verdict>
+  verifyCredentials: (authorization: string | undefined, cookieHeader: string | undefined, accepts?: readonly TokenType[], client?: Client) => Verdict | Promise<Verdict>
   /** Whether the issuer's keys are loaded and not too old. */
   isReady: () => boolean
   stats: () => VerifierStats
@@ -138,11 +139,11 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
    * The full check of a token not in the cache, and its caching: the header (no key, no RSA), then
    * the key, the signature and the claims. Synchronous whenever the key is known.
    */
-  function verifyUncached (token: string, accepts: readonly TokenType[], nowMs: number, keyGeneration: number, clientAddress: string | undefined): Verdict | Promise<Verdict> {
+  function verifyUncached (token: string, accepts: readonly TokenType[], nowMs: number, keyGeneration: number, client: Client | undefined): Verdict | Promise<Verdict> {
     const opaque = opaqueTokenType(token)
     if (opaque !== undefined) {
       // without the secret key, the opaque form of a kind cannot be verified here, so it is not accepted
-      return counted(accepts.includes(opaque) && machineApi !== undefined ? machineApi.verify(token, opaque, clientAddress) : 'token_type_not_accepted', opaque)
+      return counted(accepts.includes(opaque) && machineApi !== undefined ? machineApi.verify(token, opaque, client) : 'token_type_not_accepted', opaque)
     }
     const jwt = decodeJwt(token)
     if (jwt === undefined) return remember(token, 'token_malformed', undefined, nowMs, keyGeneration)
@@ -169,7 +170,7 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
     })
   }
 
-  function verify (token: string, accepts: readonly TokenType[] = SESSIONS_ONLY, clientAddress?: string): Verdict | Promise<Verdict> {
+  function verify (token: string, accepts: readonly TokenType[] = SESSIONS_ONLY, client?: Client): Verdict | Promise<Verdict> {
     const nowMs = now()
     const keyGeneration = keyStore.generation()
     const cached = cache.find(token, nowMs, keyGeneration)
@@ -177,7 +178,7 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
     // the issuer is unreachable); refusals stand whatever the keys' age.
     if (cached === undefined || (!isRefusal(cached.verdict) && !keyStore.isFreshAt(nowMs))) {
       cacheMisses++
-      return verifyUncached(token, accepts, nowMs, keyGeneration, clientAddress)
+      return verifyUncached(token, accepts, nowMs, keyGeneration, client)
     }
     cacheHits++
     return counts.count(verdictHere(cached, accepts), cached.tokenType)
@@ -186,25 +187,28 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
   return {
     options: resolved,
     verify,
-    verifyCredentials (authorization, cookieHeader, accepts = SESSIONS_ONLY, clientAddress) {
+    verifyCredentials (authorization, cookieHeader, accepts = SESSIONS_ONLY, client) {
       const sessions = accepts.includes('session_token')
       const found = findToken(authorization, sessions ? cookieHeader : undefined, readSessionCookie)
       if (found.refusal !== undefined) return counts.count(found.refusal, undefined)
-      return verify(found.token, found.fromCookie ? SESSIONS_ONLY : accepts, clientAddress)
+      return verify(found.token, found.fromCookie ? SESSIONS_ONLY : accepts, client)
     },
     isReady: () => keyStore.isFreshAt(now()),
-    stats: () => ({
-      signatureChecks,
-      cacheHits,
-      cacheMisses,
-      cachedVerdicts: cache.size,
-      machineApiCalls: machineApi?.stats().apiCalls ?? 0,
-      machineApiFailures: machineApi?.stats().failures ?? { timeout: 0, unreachable: 0, status: 0, answer: 0 },
-      machineApiBudgetRefusals: machineApi?.stats().budgetRefusals ?? { client: 0, process: 0 },
-      machineApiStaleVerdicts: machineApi?.stats().staleVerdicts ?? 0,
-      verdicts: counts.list(),
-      keySet: keyStore.stats()
-    }),
+    stats: () => {
+      const api = machineApi?.stats()
+      return {
+        signatureChecks,
+        cacheHits,
+        cacheMisses,
+        cachedVerdicts: cache.size,
+        machineApiCalls: api?.apiCalls ?? 0,
+        machineApiFailures: api?.failures ?? { timeout: 0, unreachable: 0, status: 0, answer: 0 },
+        machineApiBudgetRefusals: api?.budgetRefusals ?? { client: 0, process: 0 },
+        machineApiStaleVerdicts: api?.staleVerdicts ?? 0,
+        verdicts: counts.list(),
+        keySet: keyStore.stats()
+      }
+    },
     close: keyStore.close
   }
 }

@@ -28,9 +28,9 @@ class OperationRefused extends mercurius.ErrorWithProps {
 /**
  * POST bodies are JSON only: 415 before the body is read. A page may send text/plain or a form
  * cross-site without a preflight, and the __session cookie with it: the operation would run as the
- * user. GET runs queries only (Mercurius answers anything else with 405).
+ * user. GET runs queries only (Mercurius answers anything else with 405). A callback hook: no promise
+ * per request.
  */
-// A callback hook: no promise per request.
 const jsonBodiesOnly: preParsingHookHandler = (request, _reply, payload, done) => {
   const type = request.headers['content-type']
   if (request.method !== 'POST' || (type !== undefined && JSON_TYPE.test(type))) {
