@@ -55,6 +55,9 @@ async function runPrimary (workers: number, config: Settings): Promise<void> {
   process.once('SIGINT', stop)
 }
 
+/** After the listener closes, how long a connection accepted just before has to send its request. */
+const ACCEPTED_CONNECTION_GRACE_MS = 1000
+
 async function runServer (): Promise<void> {
   // LOG_LEVEL is applied by the app once the settings are validated; a bad setting is reported below.
   let early: Partial<Settings> = {}
@@ -75,7 +78,8 @@ async function runServer (): Promise<void> {
 
   const drainMs = app.config.SHUTDOWN_DRAIN_MS
   // On a signal: drain (still serving, /ready 503) so load balancers stop sending, then close the
-  // listener and finish what is in flight. After an unexpected error, close at once.
+  // listener, serve the requests of connections it had accepted and finish what is in flight. After an
+  // unexpected error, close at once.
   closeWithGrace({ delay: drainMs + 10_000 }, async ({ err, signal }) => {
     if (err !== undefined) {
       app.log.error({ err }, 'closing after an unexpected error')
@@ -84,6 +88,7 @@ async function runServer (): Promise<void> {
       app.log.info({ signal, drainMs }, 'draining: /ready answers 503, requests are still served')
       await delay(drainMs)
       app.log.info('closing')
+      await app.drain.stopAccepting(ACCEPTED_CONNECTION_GRACE_MS)
     }
     await app.close()
   })

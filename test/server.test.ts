@@ -1,4 +1,6 @@
 // The compiled server as a user runs it: a real process, a real socket, real signals.
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import t from 'tap'
 import { mintDevToken } from '../src/dev-issuer/dev-issuer.js'
 import { loadOrCreateSigningKey } from '../src/dev-issuer/signing-key.js'
@@ -54,6 +56,21 @@ t.test('SIGTERM drains first: /ready 503 and Connection: close while requests ar
   t.match(server.stdout(), /"msg":"closing"/)
   await t.rejects(fetch(`${baseUrl as string}/health`), 'then the listener is closed')
   t.equal(server.stderr(), '')
+})
+
+t.test('a connection that never sends a request does not hold the shutdown up', async (t) => {
+  const dir = tempDir(t)
+  const server = startServer({ PORT: '0', DEV_ISSUER_PORT: '0', DEV_ISSUER_DIR: dir, SHUTDOWN_DRAIN_MS: '0' }, dir)
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const [, port] = await waitForLine(server.stdout, /Server listening at http:\/\/127\.0\.0\.1:(\d+)/)
+  const silent = connect(Number(port), '127.0.0.1')
+  silent.on('error', () => {})
+  await once(silent, 'connect')
+  await waitForStatus(`http://127.0.0.1:${port as string}/ready`, 200) // the silent connection was accepted before it
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0, 'the process exits cleanly, after the silent connection\'s grace')
+  t.equal(server.stderr(), '')
+  silent.destroy()
 })
 
 t.test('WORKERS=2: two processes share the port, their metrics are summed, and they stop together', async (t) => {
