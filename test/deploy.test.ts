@@ -11,10 +11,19 @@ import { buildApp, freePort, tempDir } from './helper.js'
 const root = join(import.meta.dirname, '..')
 const manifestsDir = join(root, 'deploy/kubernetes')
 type Manifest = { kind: string, metadata: { name: string, labels?: Record<string, string> }, [key: string]: any }
-const manifests: Manifest[] = readdirSync(manifestsDir).filter((file) => file.endsWith('.yaml'))
-  .flatMap((file) => parseAllDocuments(readFileSync(join(manifestsDir, file), 'utf8')).map((doc) => doc.toJS() as Manifest))
+const parse = (file: string): Manifest[] => parseAllDocuments(readFileSync(join(manifestsDir, file), 'utf8')).map((doc) => doc.toJS() as Manifest)
+const kustomization = parse('kustomization.yaml')[0] as unknown as { resources: string[] }
+// what `kubectl apply -k` applies, and the Secret the operator creates from the example
+const manifests: Manifest[] = [...kustomization.resources.flatMap(parse), ...parse('secret.yaml.example')]
 const of = (kind: string): Manifest => manifests.find((manifest) => manifest.kind === kind) as Manifest
 const settingNames = Object.keys(settingsSchema.properties)
+
+t.test('the kustomization applies every manifest but the Secret, which is only an example', async (t) => {
+  const files = readdirSync(manifestsDir).filter((file) => file.endsWith('.yaml') && file !== 'kustomization.yaml')
+  t.same([...kustomization.resources].sort(), files.sort(), 'every manifest is listed')
+  t.notOk(kustomization.resources.flatMap(parse).some((manifest) => manifest.kind === 'Secret'), 'no Secret is applied')
+  t.notOk(files.includes('secret.yaml'), 'nor picked up by kubectl apply -f')
+})
 
 t.test('the manifests: one of each kind, all about the same app', async (t) => {
   t.same(manifests.map((manifest) => manifest.kind).sort(), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Secret', 'Service'])
@@ -57,6 +66,7 @@ t.test('the container: port, probes and drain agree with the service', async (t)
   t.equal(container.readinessProbe.httpGet.path, '/ready')
   t.equal(container.livenessProbe.httpGet.path, '/health')
   t.equal(container.readinessProbe.httpGet.port, 'http')
+  t.ok(container.readinessProbe.failureThreshold >= 3, 'one slow probe does not take a pod out')
   const app = await buildApp(t, { DEV_ISSUER_PORT: 0, DEV_ISSUER_DIR: tempDir(t) })
   for (const path of ['/ready', '/health']) t.ok(app.hasRoute({ method: 'GET', url: path }), `${path} is a route`)
   t.ok(container.resources.requests.cpu !== undefined && container.resources.requests.memory !== undefined, 'resource requests')
@@ -95,6 +105,11 @@ t.test('the Grafana dashboard and the alert rules query only metrics the service
 
   const dashboard = JSON.parse(readFileSync(join(root, 'deploy/grafana/clerk-auth-service.json'), 'utf8')) as { panels: Array<{ title: string, targets: Array<{ expr: string }> }> }
   t.ok(dashboard.panels.length >= 10, `${dashboard.panels.length} panels`)
+  const dashboardText = readFileSync(join(root, 'deploy/grafana/clerk-auth-service.json'), 'utf8')
+  const variables = JSON.parse(dashboardText) as { templating: { list: Array<{ name: string }> }, __inputs?: Array<{ name: string }> }
+  for (const { name } of [...variables.templating.list, ...(variables.__inputs ?? [])]) {
+    t.ok(dashboardText.includes(`$${name}`) || dashboardText.includes(`\${${name}}`), `the dashboard uses its input ${name}`)
+  }
   const used = new Set<string>()
   for (const panel of dashboard.panels) {
     for (const { expr } of panel.targets) {

@@ -1,6 +1,8 @@
 // Option validation word for word: what an operator reads when clerk-auth refuses to start.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import t from 'tap'
-import { resolveOptions, type ClerkAuthOptions } from '../plugins/clerk-auth/options.js'
+import { clerkAuthOptionsSchema, resolveOptions, type ClerkAuthOptions } from '../plugins/clerk-auth/options.js'
 import { publicPem, testKeys } from './helper.js'
 
 const issuer = 'https://clerk.example.com'
@@ -69,4 +71,19 @@ t.test('what is given is what is used', async (t) => {
   t.equal(resolved.log, log)
   t.same([...resolved.authorizedParties ?? []], ['https://a.example.com', 'http://localhost:3000'])
   t.equal(resolved.jwtKey?.asymmetricKeyType, 'rsa')
+})
+
+t.test('the package README lists every option with its default and range, and the schema describes each', async (t) => {
+  const readme = readFileSync(join(import.meta.dirname, '..', 'plugins', 'clerk-auth', 'README.md'), 'utf8')
+  const rows = new Map([...readme.matchAll(/^\| `(\w+)` \| ([^|]+) \| (.+) \|$/gm)].map(([, name, fallback, meaning]) => [name as string, { fallback: (fallback as string).trim(), meaning: meaning as string }]))
+  const properties = clerkAuthOptionsSchema.properties as Record<string, { type?: string, description?: string, default?: unknown, minimum?: number, maximum?: number }>
+  t.same([...rows.keys()].sort(), Object.keys(properties).sort(), 'the table lists exactly the options')
+  for (const [name, property] of Object.entries(properties)) {
+    t.ok((property.description ?? '').length > 10, `${name} has a description`)
+    const row = rows.get(name)
+    if (row === undefined) continue
+    if (property.default !== undefined) t.equal(row.fallback, `\`${String(property.default)}\``, `${name}: the default`)
+    else if (property.type !== undefined) t.notMatch(row.fallback, /^`/, `${name}: no default value`)
+    if (property.minimum !== undefined) t.ok(row.meaning.includes(`(${property.minimum} to ${property.maximum ?? ''})`), `${name}: the range ${property.minimum} to ${property.maximum ?? ''}`)
+  }
 })

@@ -105,7 +105,7 @@ export function decodeOrgPermissions (fea: unknown, per: unknown, fpm: unknown):
   return decoded
 }
 
-interface Organization { orgId?: string, orgRole?: string, orgSlug?: string, orgPermissions?: string[] }
+interface Organization { orgId?: string | undefined, orgRole?: string | undefined, orgSlug?: string | undefined, orgPermissions?: string[] }
 
 function organizationOf (claims: Record<string, unknown>): Organization {
   if (claims.v === 2) {

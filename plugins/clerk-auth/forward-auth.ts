@@ -3,7 +3,7 @@
 //   app.register(forwardAuth, { prefix: '/auth/verify' })
 // Not wrapped in fastify-plugin: its body handling stays inside its own routes.
 import { STATUS_CODES } from 'node:http'
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, HookHandlerDoneFunction } from 'fastify'
 import { LruMap } from 'toad-cache'
 import type { ClerkAuth } from './auth-object.js'
 import type { Access } from './authorization.js'
@@ -84,7 +84,8 @@ export async function forwardAuth (fastify: FastifyInstance): Promise<void> {
     method: ALL_METHODS,
     // Authenticates in its own hook, with the gateway's parameters.
     config: { public: true },
-    schema: { hide: true },
+    // left out of OpenAPI documents (@fastify/swagger reads `hide`; Fastify's own types do not know it)
+    schema: { hide: true } as FastifySchema,
     onRequest: decide,
     onSend: async (_request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
       // only refusals have a body

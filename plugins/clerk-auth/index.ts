@@ -100,7 +100,7 @@ export function makeRoutesPublic (fastify: FastifyInstance): void {
   })
 }
 
-async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): Promise<void> {
+async function registerClerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): Promise<void> {
   const verifier = createVerifier({ ...options, log: options.log ?? fastify.log })
   fastify.addHook('onClose', async () => verifier.close())
   const refusals = buildRefusalResponses(verifier.options)
@@ -230,4 +230,6 @@ async function clerkAuth (fastify: FastifyInstance, options: ClerkAuthOptions): 
   })
 }
 
-export default fp(clerkAuth, { name: 'clerk-auth', fastify: '5.x' })
+/** The plugin: `app.register(clerkAuth, { issuer })`. Also the default export. */
+export const clerkAuth = fp(registerClerkAuth, { name: 'clerk-auth', fastify: '5.x' })
+export default clerkAuth

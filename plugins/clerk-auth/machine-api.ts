@@ -17,9 +17,9 @@ export interface MachineApiOptions {
   /** The instance secret key, sk_…. */
   secretKey: string
   /** A machine secret key, ak_…: M2M tokens are then verified as this machine (Clerk checks they may reach it). */
-  machineSecretKey?: string
+  machineSecretKey?: string | undefined
   /** This service's machine id: an opaque M2M token must name it in its scopes. */
-  machineId?: string
+  machineId?: string | undefined
   timeoutMs: number
   /** How long Clerk's answer on a token is reused: the longest a revocation can go unseen. */
   cacheMs: number

@@ -7,8 +7,8 @@ import type { FromSchema } from 'json-schema-to-ts'
 import { parsePemPublicKey } from './jwks.js'
 import { parsePublishableKey, type PublishableKey } from './session-cookie.js'
 
-const milliseconds = (minimum: number, maximum: number, fallback: number) =>
-  ({ type: 'integer', minimum, maximum, default: fallback }) as const
+const milliseconds = <D extends string>(minimum: number, maximum: number, fallback: number, description: D) =>
+  ({ type: 'integer', minimum, maximum, default: fallback, description }) as const
 
 export const clerkAuthOptionsSchema = {
   type: 'object',
@@ -17,28 +17,28 @@ export const clerkAuthOptionsSchema = {
   properties: {
     issuer: { type: 'string', description: 'The Frontend API URL: the exact iss of the tokens, and where the JWKS lives.' },
     authorizedParties: { type: 'array', items: { type: 'string' }, description: 'Allowed azp origins; when set, azp is required.' },
-    clockSkewMs: milliseconds(0, 300_000, 5000),
-    acceptPendingSessions: { type: 'boolean', default: false },
+    clockSkewMs: milliseconds(0, 300_000, 5000, 'Skew tolerated on exp, nbf and iat, in ms.'),
+    acceptPendingSessions: { type: 'boolean', default: false, description: 'Accept sessions whose sts is pending (Clerk treats them as signed out).' },
     publishableKey: { type: 'string', description: 'With several Clerk apps on one domain: picks __session or __session_<suffix> as Clerk\'s SDK does.' },
     machineId: { type: 'string', pattern: '^mch_[A-Za-z0-9]+$', description: 'This service\'s machine id: M2M tokens must name it in aud or scopes.' },
-    verificationCacheSize: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 },
+    verificationCacheSize: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000, description: 'Verdicts cached by whole token; a token is never reused past its exp.' },
     jwtKey: { type: 'string', description: 'Networkless mode: the instance PEM public key; no JWKS request is made.' },
-    jwksTimeoutMs: milliseconds(1, 60_000, 5000),
-    jwksRefreshIntervalMs: milliseconds(100, 86_400_000, 300_000),
-    jwksUnknownKidCooldownMs: milliseconds(0, 3_600_000, 30_000),
-    jwksMaxStaleMs: milliseconds(0, 604_800_000, 86_400_000),
+    jwksTimeoutMs: milliseconds(1, 60_000, 5000, 'A JWKS fetch that takes longer is aborted, in ms.'),
+    jwksRefreshIntervalMs: milliseconds(100, 86_400_000, 300_000, 'Background refresh of the key set, in ms.'),
+    jwksUnknownKidCooldownMs: milliseconds(0, 3_600_000, 30_000, 'At most one refetch per period for tokens naming an unknown kid, in ms.'),
+    jwksMaxStaleMs: milliseconds(0, 604_800_000, 86_400_000, 'How long the last good key set serves while the issuer is unreachable, in ms; at least jwksRefreshIntervalMs.'),
     secretKey: { type: 'string', pattern: '^sk_(live|test)_\\S+$', description: 'The instance secret key: opaque machine tokens and API keys are verified with it by Clerk\'s Backend API.' },
     machineSecretKey: { type: 'string', pattern: '^ak_\\S+$', description: 'A machine secret key: opaque M2M tokens are verified as that machine.' },
-    apiUrl: { type: 'string', default: 'https://api.clerk.com', description: 'Clerk\'s Backend API.' },
-    apiTimeoutMs: milliseconds(1, 60_000, 3000),
-    apiMaxCallsPerSecond: { type: 'integer', minimum: 1, maximum: 10_000, default: 20 },
+    apiUrl: { type: 'string', default: 'https://api.clerk.com', description: 'Clerk\'s Backend API (https; http for a loopback host).' },
+    apiTimeoutMs: milliseconds(1, 60_000, 3000, 'A Backend API call that takes longer is aborted (503 clerk_api_unavailable), in ms.'),
+    apiMaxCallsPerSecond: { type: 'integer', minimum: 1, maximum: 10_000, default: 20, description: 'Calls to Clerk\'s Backend API per second at most, whatever arrives; a quarter is kept for re-checking confirmed tokens.' },
     apiMaxCallsPerClientPerSecond: { type: 'integer', minimum: 1, maximum: 10_000, default: 5, description: 'Calls to Clerk\'s Backend API per second for tokens new to the process from one client address (an IPv6 /64): one client\'s junk cannot spend the others\' budget.' },
-    machineTokenCacheMs: milliseconds(0, 300_000, 10_000),
-    realm: { type: 'string', pattern: '^[^"\\\\\\r\\n]*$', default: 'api' },
-    retryAfterSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
+    machineTokenCacheMs: milliseconds(0, 300_000, 10_000, 'How long Clerk\'s answer on an opaque token is reused, in ms: the longest a revocation goes unseen.'),
+    realm: { type: 'string', pattern: '^[^"\\\\\\r\\n]*$', default: 'api', description: 'The realm of WWW-Authenticate: Bearer realm="…".' },
+    retryAfterSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5, description: 'Retry-After, in seconds, on 503 issuer_unavailable.' },
     // Not data: checked by hand below, declared so that additionalProperties lets them through.
-    now: {},
-    log: {}
+    now: { description: 'The clock, in ms since the epoch (tests pass their own).' },
+    log: { description: 'Where key-set events go: an object with error, warn, info and debug methods.' }
   }
 } as const
 

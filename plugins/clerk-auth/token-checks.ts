@@ -39,12 +39,12 @@ export interface ClaimPolicy {
   /** The exact iss expected. */
   issuer: string
   /** Allowed azp origins of session tokens; when set, azp is required. */
-  authorizedParties?: ReadonlySet<string>
+  authorizedParties?: ReadonlySet<string> | undefined
   clockSkewMs: number
   /** Accept sessions whose sts is pending (Clerk treats them as signed out by default). */
-  acceptPendingSessions?: boolean
+  acceptPendingSessions?: boolean | undefined
   /** This service's machine id: an M2M token must name it in aud or scopes. */
-  machineId?: string
+  machineId?: string | undefined
 }
 
 function isNonEmptyString (value: unknown): value is string {
