@@ -4,11 +4,13 @@ import fastifyEnv from '@fastify/env'
 import { LogController, type FastifyInstance, type FastifyLoggerOptions, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import clerkAuth from '../plugins/clerk-auth/index.js'
 import corsPlugin from '../plugins/cors/index.js'
+import graphql from '../plugins/graphql/index.js'
 import metrics from '../plugins/metrics/index.js'
 import overload from '../plugins/overload.js'
+import requestLog from '../plugins/request-log.js'
 import devIssuer from './dev-issuer/index.js'
 import { requestLoggerFactory } from './request-logger.js'
-import { checkSettings, clerkAuthOptions, configuredIssuer, corsSetting, metricsPortInUse, trustProxy, settingErrorFromOption, settingsSchema, toConfigError, type Settings } from './settings.js'
+import { checkSettings, clerkAuthOptions, ConfigError, configuredIssuer, corsSetting, graphqlAcceptsToken, metricsPortInUse, trustProxy, settingErrorFromOption, settingsSchema, toConfigError, type Settings } from './settings.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -105,12 +107,19 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
     whenPortInUse: metricsPortInUse(fastify.config)
   })
 
+  if (fastify.config.LOG_REQUESTS) await fastify.register(requestLog)
+  const acceptsToken = graphqlAcceptsToken(fastify.config)
+  if (!acceptsToken.every(fastify.clerkAuth.canVerify)) {
+    throw new ConfigError('GRAPHQL_ACCEPTS_TOKEN', 'names api_key, which only Clerk\'s Backend API can verify: set CLERK_SECRET_KEY')
+  }
+  await fastify.register(graphql, { publicIntrospection: fastify.config.GRAPHQL_PUBLIC_INTROSPECTION, acceptsToken })
+
   await fastify.register(fastifyAutoload, {
     dir: join(import.meta.dirname, '../plugins'),
     // plugins/ folders group files; they are not URL prefixes
     dirNameRoutePrefix: false,
-    // clerk-auth, cors, metrics and overload are registered above, with their options
-    ignorePattern: /^clerk-auth$|^cors$|^metrics$|^overload\.[jt]s$|\.d\.ts$|\.map$/
+    // the plugins registered above, with their options
+    ignorePattern: /^clerk-auth$|^cors$|^graphql$|^metrics$|^overload\.[jt]s$|^request-log\.[jt]s$|\.d\.ts$|\.map$/
   })
   await fastify.register(fastifyAutoload, {
     dir: join(import.meta.dirname, '../routes'),

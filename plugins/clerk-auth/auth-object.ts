@@ -1,7 +1,6 @@
 // Claims of a verified Clerk token -> the auth object Clerk users know from the frontend and Clerk's
 // SDK. Pure functions; the rules are in shared/clerk/session-tokens.md, machine-tokens.md §2.4 and their vectors.
 import { m2mScopes, oauthScopes } from './token-checks.js'
-import type { MachineVerification } from './machine-api.js'
 import type { MachineTokenType } from './token-types.js'
 
 export type ReverificationLevel = 'first_factor' | 'second_factor' | 'multi_factor'
@@ -293,6 +292,20 @@ export function machineAuthFromClaims (type: 'm2m_token' | 'oauth_token', claims
     ? { tokenType: type, id, subject, scopes: m2mScopes(claims), claims: m2mClaims(claims), machineId: subject }
     : { tokenType: type, id, subject, scopes: oauthScopes(claims), userId: subject, clientId: claims.client_id as string }
   return new MachineCaller(fields)
+}
+
+/** Clerk's 200 body for a token, as far as it is needed (snake_case, times in ms). */
+export interface MachineVerification {
+  object: string
+  id: string
+  subject: string
+  scopes: string[]
+  claims: Record<string, unknown> | null
+  name?: string
+  client_id?: string
+  revoked: boolean
+  expired: boolean
+  expiration: number | null
 }
 
 const subjectIf = (subject: string, prefix: string): string | null => subject.startsWith(prefix) ? subject : null

@@ -3,13 +3,13 @@
 // by concurrent requests; verdicts cached by whole token, a caller for at most cacheMs.
 import { Ajv, type ValidateFunction } from 'ajv'
 import { LruMap } from 'toad-cache'
-import { machineAuthFromVerification } from './auth-object.js'
+import { machineAuthFromVerification, type MachineVerification } from './auth-object.js'
 import { clientKey, type Client } from './client-key.js'
 import { BodyTooLargeError, readJsonBody } from './jwks.js'
 import type { Logger } from './options.js'
 import type { RefusalCode } from './refusals.js'
 import type { MachineTokenType } from './token-types.js'
-import { isRefusal, type Verdict } from './verification-cache.js'
+import { isRefusal, type Verdict } from './verdict.js'
 
 export interface MachineApiOptions {
   /** Clerk's Backend API, e.g. https://api.clerk.com; the verify paths have no /v1, as in Clerk's SDK. */
@@ -74,20 +74,6 @@ export class CallBudget {
   take (): void {
     this.#level -= 1
   }
-}
-
-/** Clerk's 200 body for a token, as far as it is needed (snake_case, times in ms). */
-export interface MachineVerification {
-  object: string
-  id: string
-  subject: string
-  scopes: string[]
-  claims: Record<string, unknown> | null
-  name?: string
-  client_id?: string
-  revoked: boolean
-  expired: boolean
-  expiration: number | null
 }
 
 // Clerk's answers are a few hundred bytes; a verification with large custom claims stays far below this.

@@ -1,23 +1,10 @@
 import { LruMap } from 'toad-cache'
-import type { ClerkAuth } from './auth-object.js'
-import type { RefusalCode } from './refusals.js'
+import { isLasting } from './refusals.js'
 import type { TokenType } from './token-types.js'
+import { isRefusal, type Verdict } from './verdict.js'
 
-export type Verdict = ClerkAuth | RefusalCode
-
-/** True when a verdict is a refusal code rather than a verified caller. */
-export function isRefusal (verdict: Verdict): verdict is RefusalCode {
-  return typeof verdict === 'string'
-}
-
-// Refusals that the same token will always get: a flood of one bad token costs one check a minute.
-// Not here: time-dependent ones (not yet valid, issued in the future), unknown keys (a rotation may
-// publish them) and anything about the issuer being unreachable.
-const LASTING_REFUSALS = new Set<RefusalCode>([
-  'token_malformed', 'token_header_invalid', 'token_algorithm_invalid', 'token_signature_invalid',
-  'token_expired', 'token_issuer_invalid', 'token_unauthorized_party', 'token_claims_invalid',
-  'token_audience_invalid', 'token_type_not_accepted', 'session_pending'
-])
+// A lasting refusal (one the same token always gets) is cached this long: a flood of one bad token
+// costs one check a minute.
 const REFUSAL_TTL_MS = 60_000
 // Longer strings are abnormal for Clerk tokens; they are checked every time rather than held in memory.
 const MAX_CACHED_TOKEN_LENGTH = 4096
@@ -25,7 +12,7 @@ const MAX_CACHED_TOKEN_LENGTH = 4096
 /** Until when a verdict on a token may be reused: a verified token never past its exp. */
 export function reusableUntil (verdict: Verdict, exp: unknown, nowMs: number): number | undefined {
   if (!isRefusal(verdict)) return typeof exp === 'number' ? exp * 1000 : undefined
-  return LASTING_REFUSALS.has(verdict) ? nowMs + REFUSAL_TTL_MS : undefined
+  return isLasting(verdict) ? nowMs + REFUSAL_TTL_MS : undefined
 }
 
 // Every request's token is a fresh string of about 1 KB, and hashing it for a Map lookup costs more

@@ -13,9 +13,10 @@ import { createMachineApi, type ApiFailure, type BudgetScope } from './machine-a
 import { findToken } from './token-source.js'
 import { jwtTokenType, opaqueTokenType, SESSIONS_ONLY, type JwtTokenType, type TokenType } from './token-types.js'
 import { VerdictCounts, type VerdictCount } from './verdict-counts.js'
-import { VerificationCache, isRefusal, reusableUntil, verdictHere, type Verdict } from './verification-cache.js'
+import { isRefusal, type Verdict } from './verdict.js'
+import { VerificationCache, reusableUntil, verdictHere } from './verification-cache.js'
 
-export { isRefusal, type Verdict } from './verification-cache.js'
+export { isRefusal, type Verdict } from './verdict.js'
 export type { CountedTokenType, VerdictCount } from './verdict-counts.js'
 
 export interface VerifierStats {

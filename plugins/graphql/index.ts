@@ -2,11 +2,10 @@ import { errorCodes, type FastifyInstance, type preParsingHookHandler } from 'fa
 import fp from 'fastify-plugin'
 import type { GraphQLError } from 'graphql'
 import mercurius, { type MercuriusOptions } from 'mercurius'
-import { isRefusal, makeRoutesPublic, refusalTexts, type RefusalCode } from '../clerk-auth/index.js'
+import { isRefusal, makeRoutesPublic, refusalTexts, type RefusalCode, type TokenType } from '../clerk-auth/index.js'
 import { applyAuthDirective, optionalAuthFields } from './auth-directive.js'
 import { INTROSPECTION_FIELDS, isIntrospectionOnly, rootSelectsOnly } from './introspection.js'
 import { queryLimits, queryProblem, type QueryProblem } from './query-limits.js'
-import { graphqlAcceptsToken } from '../../src/settings.js'
 import { resolvers, schema } from './schema.js'
 
 /** A refused operation: expected traffic, so it is answered without logging a stack trace. */
@@ -72,7 +71,14 @@ const formatError: NonNullable<MercuriusOptions['errorFormatter']> = (execution,
   return { statusCode: refused.statusCode as number, response: { data: null, errors: [first.toJSON()] } }
 }
 
-async function graphql (fastify: FastifyInstance): Promise<void> {
+export interface GraphqlOptions {
+  /** Whether signed-out callers may introspect the schema (and get "Did you mean" suggestions). */
+  publicIntrospection: boolean
+  /** The kinds of token GraphQL operations accept. */
+  acceptsToken: readonly TokenType[]
+}
+
+async function graphql (fastify: FastifyInstance, options: GraphqlOptions): Promise<void> {
   // Every route of this (encapsulated) plugin skips the REST check: GraphQL authenticates each
   // operation in preExecution instead, so that introspection can run without a token.
   makeRoutesPublic(fastify)
@@ -86,7 +92,7 @@ async function graphql (fastify: FastifyInstance): Promise<void> {
     path: '/graphql',
     // GraphiQL is served by plugins/graphiql from local files, not from a CDN.
     graphiql: false,
-    errorFormatter: errorFormatterFor(!fastify.config.GRAPHQL_PUBLIC_INTROSPECTION),
+    errorFormatter: errorFormatterFor(!options.publicIntrospection),
     // Bounds on what any caller, with a token or without, can make the parser and validation do.
     additionalRouteOptions: { bodyLimit: queryLimits.bodyBytes, preParsing: jsonBodiesOnly },
     graphql: { parseOptions: { maxTokens: queryLimits.tokens } }
@@ -98,10 +104,9 @@ async function graphql (fastify: FastifyInstance): Promise<void> {
     if (problem !== undefined) throw OperationRefused.badQuery(problem)
   })
 
-  const publicIntrospection = fastify.config.GRAPHQL_PUBLIC_INTROSPECTION
-  const accepts = graphqlAcceptsToken(fastify.config)
+  const { publicIntrospection, acceptsToken: accepts } = options
   if (!accepts.every(fastify.clerkAuth.canVerify)) {
-    throw new Error('GRAPHQL_ACCEPTS_TOKEN names api_key, which only Clerk\'s Backend API can verify: set CLERK_SECRET_KEY')
+    throw new Error('graphql option acceptsToken names api_key, which only Clerk\'s Backend API can verify: give clerk-auth its secretKey')
   }
 
   // What a signed-out caller may select at the root of a query: the @optionalAuth fields, and
