@@ -4,7 +4,7 @@
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import Fastify from 'fastify'
 import mercurius from 'mercurius'
-import { idParamsSchema, type IdParams } from '../src/schemas.js'
+import { idParamsSchema, plainTextResponse, type IdParams } from '../src/schemas.js'
 
 const rsaPerRequest = process.env.BARE_RSA_VERIFY === '1'
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -14,13 +14,13 @@ const signature = sign('sha256', signedPart, privateKey)
 
 const app = Fastify({ logger: false })
 app.get<{ Params: IdParams }>('/rest-endpoints/:id', {
-  schema: { params: idParamsSchema, response: { 200: { type: 'string' } } }
+  schema: { params: idParamsSchema, response: { 200: plainTextResponse } }
 }, async (request) => {
   if (rsaPerRequest && !verify('sha256', signedPart, publicKey, signature)) throw new Error('the signature does not verify')
   return `REST Ping #${request.params.id}!`
 })
 app.get<{ Params: IdParams }>('/machine-pings/:id', {
-  schema: { params: idParamsSchema, response: { 200: { type: 'string' } } }
+  schema: { params: idParamsSchema, response: { 200: plainTextResponse } }
 }, async (request) => `Machine Ping #${request.params.id} for mch_bench!`)
 await app.register(mercurius, {
   schema: 'type Query { pingOne(id: String!): String! }',

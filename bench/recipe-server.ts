@@ -5,7 +5,7 @@ import fastifyJwt from '@fastify/jwt'
 import Fastify, { type FastifyRequest } from 'fastify'
 import buildGetJwks from 'get-jwks'
 import mercurius from 'mercurius'
-import { idParamsSchema, type IdParams } from '../src/schemas.js'
+import { idParamsSchema, plainTextResponse, type IdParams } from '../src/schemas.js'
 
 const issuer = process.env.RECIPE_ISSUER_URL
 if (issuer === undefined) throw new Error('RECIPE_ISSUER_URL is required')
@@ -31,7 +31,7 @@ app.addHook('onRequest', async (request, reply) => {
 })
 
 app.get<{ Params: IdParams }>('/rest-endpoints/:id', {
-  schema: { params: idParamsSchema, response: { 200: { type: 'string' } } }
+  schema: { params: idParamsSchema, response: { 200: plainTextResponse } }
 }, async (request) => `REST Ping #${request.params.id}!`)
 await app.register(mercurius, {
   schema: 'type Query { pingOne(id: String!): String! }',

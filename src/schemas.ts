@@ -8,3 +8,8 @@ export const idParamsSchema = {
 } as const
 
 export interface IdParams { id: string }
+
+/** A 200 of plain text, as the ping routes answer (documented as text/plain, not JSON). */
+export const plainTextResponse = {
+  content: { 'text/plain': { schema: { type: 'string' } } }
+} as const

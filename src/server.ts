@@ -77,12 +77,15 @@ async function runServer (): Promise<void> {
   }
 
   const drainMs = app.config.SHUTDOWN_DRAIN_MS
+  const production = app.config.NODE_ENV === 'production'
   // On a signal: drain (still serving, /ready 503) so load balancers stop sending, then close the
-  // listener, serve the requests of connections it had accepted and finish what is in flight. After an
-  // unexpected error, close at once.
+  // listener, serve the requests of connections it had accepted and finish what is in flight. Ctrl-C
+  // at a developer's terminal (SIGINT outside production) and an unexpected error close at once.
   closeWithGrace({ delay: drainMs + 10_000 }, async ({ err, signal }) => {
     if (err !== undefined) {
       app.log.error({ err }, 'closing after an unexpected error')
+    } else if (signal === 'SIGINT' && !production) {
+      app.log.info({ signal }, 'closing (no drain outside production)')
     } else {
       app.drain.start()
       app.log.info({ signal, drainMs }, 'draining: /ready answers 503, requests are still served')
@@ -91,6 +94,7 @@ async function runServer (): Promise<void> {
       await app.drain.stopAccepting(ACCEPTED_CONNECTION_GRACE_MS)
     }
     await app.close()
+    app.log.info('stopped: the process exits now')
   })
 
   try {

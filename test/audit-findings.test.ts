@@ -1,4 +1,5 @@
-// One test per finding of the outside audit (issue 11) on the verifier: each failed before its fix.
+// The verifier against hostile tokens and answers: forged headers and claims, wrong keys, odd
+// encodings and oversized inputs, one attack per test.
 import { sign } from 'node:crypto'
 import t from 'tap'
 import { createVerifier, isRefusal, type SessionAuth, type Verdict } from '../plugins/clerk-auth/index.js'

@@ -1,4 +1,4 @@
-// The shipped gateway examples (issue 14), held to what the service sends and reads. nginx's runs for
+// The shipped gateway examples, held to what the service sends and reads. nginx's runs for
 // real in gateway-nginx.test.ts; Traefik's and Envoy's are checked for shape only (neither is packaged
 // where CI runs): every requirement parses, every identity header is forwarded and none from the client.
 import { readFileSync } from 'node:fs'

@@ -1,4 +1,4 @@
-// Gateway mode with a real nginx (issue 14): Debian's nginx runs the shipped deploy/nginx/gateway.conf,
+// Gateway mode with a real nginx: Debian's nginx runs the shipped deploy/nginx/gateway.conf,
 // with only its addresses swapped, in front of a small upstream that records every request it gets.
 // The service is the app as the server builds it, listening on 127.0.0.1, against a real issuer.
 import { createServer, type IncomingHttpHeaders } from 'node:http'

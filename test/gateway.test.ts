@@ -1,4 +1,4 @@
-// Gateway mode (issue 14): /auth/verify answers nginx, Traefik and Envoy about the requests they hold.
+// Gateway mode: /auth/verify answers nginx, Traefik and Envoy about the requests they hold.
 // Through app.inject with real tokens from a real issuer; the real-nginx test is gateway-nginx.test.ts.
 import Fastify from 'fastify'
 import t from 'tap'

@@ -1,4 +1,4 @@
-// Opaque machine tokens and API keys (issue 12), verified by Clerk's Backend API: a loopback server
+// Opaque machine tokens and API keys, verified by Clerk's Backend API: a loopback server
 // that speaks its documented requests and answers (src/dev-issuer/backend-api.ts) counts every call.
 import { randomBytes } from 'node:crypto'
 import t from 'tap'

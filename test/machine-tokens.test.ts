@@ -1,4 +1,4 @@
-// Machine callers with JWTs (issue 12): M2M and OAuth access tokens, accepted per route, verified as
+// Machine callers with JWTs: M2M and OAuth access tokens, accepted per route, verified as
 // strictly as sessions, against a real issuer on 127.0.0.1 and Clerk's own test vectors.
 import { createPublicKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'

@@ -1,4 +1,4 @@
-// Prometheus metrics (issue 13): counted where decisions are made, read from their own listener on
+// Prometheus metrics: counted where decisions are made, read from their own listener on
 // 127.0.0.1, against a real issuer and real tokens.
 import t from 'tap'
 import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
@@ -205,8 +205,8 @@ t.test('request durations: each observation lands in the first bucket whose boun
   const durations = new RequestDurations('d', 'help text')
   const observe = durations.forRoute('GET', '/r')
   // ms: under the first bound, exactly at a bound, between bounds, above every bound
-  for (const ms of [0.2, 1, 3, 20_000]) observe(200, ms)
-  observe(404, 0.7)
+  for (const ms of [0.2, 1, 3, 20_000]) observe('GET', 200, ms)
+  observe('GET', 404, 0.7)
   const metric = durations.get()
   t.match(metric, { name: 'd', help: 'help text', type: 'histogram', aggregator: 'sum' })
   const bucket = (status: number, le: number | string): number | undefined =>
@@ -222,6 +222,16 @@ t.test('request durations: each observation lands in the first bucket whose boun
   t.equal(metric.values.find((v) => v.metricName === 'd_sum' && v.labels.status_code === 200)?.value, (0.2 + 1 + 3 + 20_000) / 1000)
   t.equal(bucket(404, 0.0005), 0)
   t.equal(bucket(404, 0.001), 1, 'each status has its own cells')
+})
+
+t.test('request durations: a route declared for several methods is labelled with each request\'s method', async (t) => {
+  const issuer = await startIssuer(t)
+  const app = await buildApp(t, await withMetrics({ CLERK_ISSUER_URL: issuer.url }))
+  for (const method of ['GET', 'POST', 'POST'] as const) await app.inject({ method, url: '/auth/verify', headers: bearer(issuer.sign()) })
+  const samples = await readMetrics(app)
+  t.equal(metricValue(samples, 'http_request_duration_seconds_count', { method: 'GET', route: '/auth/verify', status_code: '200' }), 1)
+  t.equal(metricValue(samples, 'http_request_duration_seconds_count', { method: 'POST', route: '/auth/verify', status_code: '200' }), 2)
+  t.notOk(samples.some((sample) => sample.labels.method?.includes(',')), 'never a list of methods')
 })
 
 t.test('the metrics listener: 404 elsewhere, 503 when they cannot be read, other listen errors as they are', async (t) => {

@@ -1,4 +1,4 @@
-// OpenAPI (issue 13): /docs/json describes every REST route with its security, /docs renders offline.
+// OpenAPI: /docs/json describes every REST route with its security, /docs renders offline.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
@@ -16,9 +16,9 @@ t.test('/docs/json: every REST route, the bearer scheme on the protected ones, t
   const doc = res.json() as { openapi: string, paths: Record<string, { get: Operation }>, components: { securitySchemes: Record<string, unknown> } }
   t.equal(doc.openapi, '3.1.0')
   t.same(doc.components.securitySchemes.bearer, { type: 'http', scheme: 'bearer', description: doc.components.securitySchemes.bearer && (doc.components.securitySchemes.bearer as { description: string }).description })
-  t.same(Object.keys(doc.paths).sort(), ['/greeting/', '/health/', '/machine-pings/{id}', '/me/', '/org-pings/{id}', '/ready/', '/rest-endpoints/{id}'], 'the REST routes; GraphQL, GraphiQL and the docs themselves are left out')
+  t.same(Object.keys(doc.paths).sort(), ['/greeting', '/health', '/machine-pings/{id}', '/me', '/org-pings/{id}', '/ready', '/rest-endpoints/{id}'], 'the REST routes; GraphQL, GraphiQL and the docs themselves are left out')
   const refusalKeys = ['statusCode', 'error', 'code', 'message']
-  for (const path of ['/rest-endpoints/{id}', '/org-pings/{id}', '/me/', '/machine-pings/{id}']) {
+  for (const path of ['/rest-endpoints/{id}', '/org-pings/{id}', '/me', '/machine-pings/{id}']) {
     const operation = doc.paths[path]?.get as Operation
     t.same(operation.security, [{ bearer: [] }], `${path}: bearer`)
     for (const status of ['401', '503']) t.same(operation.responses[status]?.content?.['application/json'].schema.required, refusalKeys, `${path}: ${status}`)
@@ -26,9 +26,14 @@ t.test('/docs/json: every REST route, the bearer scheme on the protected ones, t
   t.same(doc.paths['/org-pings/{id}']?.get.responses['403']?.content?.['application/json'].schema.required, [...refusalKeys, 'missing'], 'a route with a requirement: 403 and what is missing')
   t.notOk('403' in (doc.paths['/rest-endpoints/{id}']?.get.responses ?? {}), 'no 403 where nothing is required')
   t.match(doc.paths['/machine-pings/{id}']?.get.description, /Accepts: m2m_token, oauth_token, api_key/)
-  for (const path of ['/health/', '/ready/']) t.equal(doc.paths[path]?.get.security, undefined, `${path}: public`)
-  t.same(doc.paths['/greeting/']?.get.security, [{ bearer: [] }, {}], 'optional sign-in: the bearer scheme or nothing')
-  t.match(doc.paths['/greeting/']?.get.description, /Sign-in is optional/)
+  for (const path of ['/health', '/ready']) t.equal(doc.paths[path]?.get.security, undefined, `${path}: public`)
+  t.same(doc.paths['/greeting']?.get.security, [{ bearer: [] }, {}], 'optional sign-in: the bearer scheme or nothing')
+  t.match(doc.paths['/greeting']?.get.description, /Sign-in is optional/)
+  // the ping routes answer plain text, and say so
+  for (const path of ['/rest-endpoints/{id}', '/org-pings/{id}', '/machine-pings/{id}', '/greeting']) {
+    t.same(Object.keys(doc.paths[path]?.get.responses['200']?.content ?? {}), ['text/plain'], `${path}: 200 is text/plain`)
+  }
+  t.same(Object.keys(doc.paths['/me']?.get.responses['200']?.content ?? {}), ['application/json'], '/me: 200 is JSON')
   // the documented body is the one sent
   const refused = await app.inject({ url: '/rest-endpoints/1' })
   t.same(Object.keys(refused.json()).sort(), [...refusalKeys].sort())

@@ -1,4 +1,4 @@
-// Load shedding (issue 13): with the event loop behind, requests get a cheap 503 + Retry-After, before
+// Load shedding: with the event loop behind, requests get a cheap 503 + Retry-After, before
 // any verification; the probes still answer. The loop is made to fall behind for real, by busy work.
 import t from 'tap'
 import { buildApp, freePort, metricValue, readMetrics, startIssuer, waitFor } from './helper.js'

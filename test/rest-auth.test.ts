@@ -143,6 +143,13 @@ t.test('REST authentication against a real JWKS issuer', async (t) => {
     t.same(ready.json(), { status: 'ready' })
   })
 
+  t.test('/favicon.ico, which every browser asks for, is 204 without a token rather than 401', async (t) => {
+    const icon = await get({}, '/favicon.ico')
+    t.equal(icon.statusCode, 204)
+    t.equal(icon.body, '')
+    t.match(icon.headers['cache-control'], /max-age=\d+/)
+  })
+
   t.test('the REST check runs before the body is read', async (t) => {
     const res = await app.inject({ method: 'POST', url: '/rest-endpoints/1', payload: '{"broken json', headers: { 'content-type': 'application/json' } })
     t.equal(res.statusCode, 401)

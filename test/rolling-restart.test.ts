@@ -1,4 +1,4 @@
-// The rolling-restart drill (issue 13): two replicas behind a real nginx running the shipped
+// The rolling-restart drill: two replicas behind a real nginx running the shipped
 // deploy/nginx/load-balancer.conf, steady REST and GraphQL load with valid tokens through nginx, and
 // each replica restarted in turn (SIGTERM, drained, exited; a new one started; ready). Every request
 // is counted by the load generator: none may fail and none may get an unexpected status.

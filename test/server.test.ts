@@ -58,6 +58,20 @@ t.test('SIGTERM drains first: /ready 503 and Connection: close while requests ar
   t.equal(server.stderr(), '')
 })
 
+t.test('Ctrl-C outside production closes at once, without the drain, and the last line says so', async (t) => {
+  const dir = tempDir(t)
+  const server = startServer({ PORT: '0', DEV_ISSUER_PORT: '0', DEV_ISSUER_DIR: dir, SHUTDOWN_DRAIN_MS: '600000' }, dir)
+  t.teardown(() => { server.child.kill('SIGKILL') })
+  const [, baseUrl] = await waitForLine(server.stdout, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
+  await waitForStatus(`${baseUrl as string}/ready`, 200)
+  server.child.kill('SIGINT')
+  t.equal(await server.exited, 0, 'exits 0, long before a 10-minute drain')
+  t.notMatch(server.stdout(), /draining/)
+  const lines = server.stdout().trim().split('\n')
+  t.match(lines.at(-1), /"msg":"stopped: the process exits now"/)
+  t.equal(server.stderr(), '')
+})
+
 t.test('a connection that never sends a request does not hold the shutdown up', async (t) => {
   const dir = tempDir(t)
   const server = startServer({ PORT: '0', DEV_ISSUER_PORT: '0', DEV_ISSUER_DIR: dir, SHUTDOWN_DRAIN_MS: '0' }, dir)

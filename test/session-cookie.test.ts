@@ -1,4 +1,4 @@
-// Multi-app cookies (issue 12): __session or __session_<suffix>, chosen as Clerk's SDK chooses, with
+// Multi-app cookies: __session or __session_<suffix>, chosen as Clerk's SDK chooses, with
 // Clerk's own suffix vectors and one case per rule of usesSuffixedCookies().
 import t from 'tap'
 import { resolveOptions } from '../plugins/clerk-auth/options.js'

@@ -1,5 +1,5 @@
 // Claims of a verified Clerk token -> the auth object Clerk users know from the frontend and Clerk's
-// SDK. Pure functions; the rules are in shared/clerk/session-tokens.md, machine-tokens.md §2.4 and their vectors.
+// SDK (@clerk/backend), for session tokens of both claim versions and for machine callers. Pure functions.
 import { m2mScopes, oauthScopes } from './token-checks.js'
 import type { MachineTokenType } from './token-types.js'
 
@@ -253,7 +253,7 @@ export function authFromClaims (claims: Record<string, unknown>): SessionAuth {
   return new SessionCaller(claims)
 }
 
-// Registered claims Clerk leaves out of an M2M token's claims (machine-tokens.md §2.2).
+// Registered claims Clerk leaves out of an M2M token's claims.
 const M2M_REGISTERED = new Set(['iss', 'sub', 'exp', 'nbf', 'iat', 'jti'])
 
 function m2mClaims (claims: Record<string, unknown>): Record<string, unknown> | null {
@@ -284,7 +284,7 @@ class MachineCaller implements MachineAuth {
   }
 }
 
-/** The auth object of a verified machine JWT, shaped per kind as Clerk's SDK shapes it (§2.4). */
+/** The auth object of a verified machine JWT, shaped per kind as Clerk's SDK shapes it. */
 export function machineAuthFromClaims (type: 'm2m_token' | 'oauth_token', claims: Record<string, unknown>): MachineAuth {
   const subject = claims.sub as string
   const id = typeof claims.jti === 'string' ? claims.jti : null
@@ -310,7 +310,7 @@ export interface MachineVerification {
 
 const subjectIf = (subject: string, prefix: string): string | null => subject.startsWith(prefix) ? subject : null
 
-/** The auth object of an opaque token Clerk's Backend API verified, shaped per kind as Clerk's SDK shapes it (§2.4, §3). */
+/** The auth object of an opaque token Clerk's Backend API verified, shaped per kind as Clerk's SDK shapes it. */
 export function machineAuthFromVerification (type: MachineTokenType, verification: MachineVerification): MachineAuth {
   const { id, subject } = verification
   const scopes = verification.scopes ?? []

@@ -1,5 +1,5 @@
-// Opaque machine tokens (mt_…, oat_…, ak_…) verified by Clerk's Backend API
-// (shared/clerk/machine-tokens.md §3): every call bounded in time, in number per second, and shared
+// Opaque machine tokens (mt_…, oat_…, ak_…) verified by Clerk's Backend API, called as Clerk's SDK
+// calls it: every call bounded in time, in number per second, and shared
 // by concurrent requests; verdicts cached by whole token, a caller for at most cacheMs.
 import { Ajv, type ValidateFunction } from 'ajv'
 import { LruMap } from 'toad-cache'

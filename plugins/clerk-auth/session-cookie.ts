@@ -1,6 +1,6 @@
 // Which session cookie to read when several Clerk apps share a domain: __session, or
 // __session_<suffix> derived from the publishable key, chosen as Clerk's SDK chooses
-// (shared/clerk/machine-tokens.md §5; @clerk/backend AuthenticateContext.usesSuffixedCookies).
+// (@clerk/backend, AuthenticateContext.usesSuffixedCookies).
 import { createHash } from 'node:crypto'
 import { parseCookie } from 'cookie'
 import { decodeJwt } from './jwt.js'

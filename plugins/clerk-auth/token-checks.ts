@@ -93,9 +93,8 @@ function hasCommonClaims (payload: Record<string, unknown>): boolean {
 }
 
 /**
- * Claim rules for a Clerk session token (see shared/clerk/session-tokens.md), checked after the
- * signature, as Clerk's SDK does since #8332: a forged token learns nothing about the issuer, the
- * allowed origins or the clock.
+ * Claim rules for a Clerk session token, checked after the signature, as Clerk's SDK does: a forged
+ * token learns nothing about the issuer, the allowed origins or the clock.
  */
 function checkSessionClaims (payload: Record<string, unknown>, policy: ClaimPolicy, nowMs: number): RefusalCode | undefined {
   const { sid, iat, azp, sts, act } = payload
@@ -113,7 +112,7 @@ function checkSessionClaims (payload: Record<string, unknown>, policy: ClaimPoli
   return undefined
 }
 
-/** The machines an M2M token may reach: its space-separated scopes, else its aud (shared/clerk/machine-tokens.md §2.2). */
+/** The machines an M2M token may reach: its space-separated scopes, else its aud. */
 export function m2mScopes (payload: Record<string, unknown>): string[] {
   const { scopes, aud } = payload
   if (typeof scopes === 'string') return scopes.split(' ').filter((scope) => scope !== '')

@@ -1,5 +1,5 @@
 // The kinds of Clerk credentials, by Clerk's names (acceptsToken), and how a token tells its kind
-// before anything in it is verified (shared/clerk/machine-tokens.md §1).
+// before anything in it is verified, as Clerk's SDK (@clerk/backend) tells them.
 
 export const TOKEN_TYPES = ['session_token', 'm2m_token', 'oauth_token', 'api_key'] as const
 export type TokenType = typeof TOKEN_TYPES[number]

@@ -124,7 +124,7 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
   }
 
   /**
-   * The signature first, then the claims (Clerk's order since #8332): a forged token gets
+   * The signature first, then the claims (Clerk's SDK checks in this order too): a forged token gets
    * token_signature_invalid whatever it claims, so refusals cannot be used to learn the issuer,
    * the allowed origins or the clock.
    */

@@ -62,10 +62,10 @@ async function metrics (fastify: FastifyInstance, options: MetricsOptions): Prom
   // Each route gets its own observer when declared (routes declared after this plugin: the app's).
   // An onResponse hook: it also makes Fastify time every request, logger or not.
   fastify.addHook('onRoute', (route) => {
-    const observe = durations.forRoute(String(route.method), route.url)
+    const observe = durations.forRoute(route.method, route.url)
     const own = route.onResponse === undefined ? [] : [route.onResponse].flat()
-    route.onResponse = [...own, function timeRequest (_request, reply, done) {
-      observe(reply.statusCode, reply.elapsedTime)
+    route.onResponse = [...own, function timeRequest (request, reply, done) {
+      observe(request.method, reply.statusCode, reply.elapsedTime)
       done()
     }]
   })

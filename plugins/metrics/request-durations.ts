@@ -24,22 +24,45 @@ interface Value { metricName: string, labels: Record<string, string | number>, v
 
 interface Route { method: string, route: string, byStatus: Map<number, Cells> }
 
+function observer (entry: Route): (statusCode: number, elapsedMs: number) => void {
+  return (statusCode, elapsedMs) => {
+    let cells = entry.byStatus.get(statusCode)
+    if (cells === undefined) {
+      cells = new Cells()
+      entry.byStatus.set(statusCode, cells)
+    }
+    cells.observe(elapsedMs / 1000)
+  }
+}
+
 export class RequestDurations {
   readonly #routes: Route[] = []
 
   constructor (readonly name: string, readonly help: string) {}
 
-  /** The observer of one route: statusCode and milliseconds (Fastify's reply.elapsedTime). */
-  forRoute (method: string, route: string): (statusCode: number, elapsedMs: number) => void {
-    const entry: Route = { method, route, byStatus: new Map() }
-    this.#routes.push(entry)
-    return (statusCode, elapsedMs) => {
-      let cells = entry.byStatus.get(statusCode)
-      if (cells === undefined) {
-        cells = new Cells()
-        entry.byStatus.set(statusCode, cells)
+  /**
+   * The observer of one route: the request's method, its statusCode and milliseconds (Fastify's
+   * reply.elapsedTime). A route of one method keeps a single set of cells; one declared for several
+   * methods gets a set per method as requests come.
+   */
+  forRoute (methods: string | readonly string[], route: string): (method: string, statusCode: number, elapsedMs: number) => void {
+    const declared = typeof methods === 'string' ? [methods] : methods
+    if (declared.length === 1) {
+      const entry: Route = { method: declared[0] as string, route, byStatus: new Map() }
+      this.#routes.push(entry)
+      const observe = observer(entry)
+      return (_method, statusCode, elapsedMs) => { observe(statusCode, elapsedMs) }
+    }
+    const byMethod = new Map<string, (statusCode: number, elapsedMs: number) => void>()
+    return (method, statusCode, elapsedMs) => {
+      let observe = byMethod.get(method)
+      if (observe === undefined) {
+        const entry: Route = { method, route, byStatus: new Map() }
+        this.#routes.push(entry)
+        observe = observer(entry)
+        byMethod.set(method, observe)
       }
-      cells.observe(elapsedMs / 1000)
+      observe(statusCode, elapsedMs)
     }
   }
 

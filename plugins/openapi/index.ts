@@ -39,7 +39,9 @@ async function openapi (fastify: FastifyInstance): Promise<void> {
         }
       }
     },
-    transform: ({ schema, url, route }) => {
+    transform: ({ schema, url: declared, route }) => {
+      // a folder's index route is declared as /me/ and served as /me too: document it as /me
+      const url = declared.length > 1 ? declared.replace(/\/$/, '') : declared
       if (UNDOCUMENTED.test(url)) return { schema: { ...schema, hide: true }, url }
       const config = route.config ?? {}
       if (config.public === true) return { schema, url }

@@ -1,5 +1,5 @@
-// Clerk's three Backend API verify endpoints for opaque machine tokens, answered as Clerk documents
-// them (shared/clerk/machine-tokens.md §3): the development issuer serves them, and tests use them.
+// Clerk's three Backend API verify endpoints for opaque machine tokens, answered as Clerk answers
+// them: the development issuer serves them, and tests use them.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 
