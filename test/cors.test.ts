@@ -197,10 +197,10 @@ t.test('an unusable origin stops start-up naming the setting', async (t) => {
   await t.rejects(buildApp(t, { CLERK_ISSUER_URL: issuer.url, CLERK_AUTHORIZED_PARTIES: '*' }), { name: 'ConfigError', message: /^Invalid configuration: CLERK_AUTHORIZED_PARTIES/ })
 })
 
-t.test('the README\'s preflight is the service\'s', async (t) => {
-  const readme = readFileSync(join(import.meta.dirname, '../README.md'), 'utf8')
+t.test('the documented preflight is the service\'s', async (t) => {
+  const readme = readFileSync(join(import.meta.dirname, '../docs/browsers.md'), 'utf8')
   const block = /\$ curl -i -X OPTIONS (.+?) \\\n\s+(.+?) (http:\/\/localhost:3000\/\S+)\n(HTTP\/1\.1 \d+ [^\n]+)\n([\s\S]+?)\n```/.exec(readme)
-  if (block === null) throw new Error('no curl preflight in the README')
+  if (block === null) throw new Error('no curl preflight in docs/browsers.md')
   const [, first, second, url, statusLine, headerLines] = block as unknown as string[]
   const headers = Object.fromEntries([...`${first} ${second}`.matchAll(/-H '([^:]+): ([^']+)'/g)].map(([, name, value]) => [(name as string).toLowerCase(), value as string]))
   const app = await buildApp(t, {})

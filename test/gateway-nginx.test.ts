@@ -152,9 +152,9 @@ t.test('nginx passes on 503 with Retry-After when the issuer cannot be reached, 
   t.same(received, [], 'the upstream saw nothing')
 })
 
-t.test('the README\'s CORS preflight block answers preflights before the check; real requests are still checked', async (t) => {
-  const snippet = /```nginx\n( +if \(\$request_method = OPTIONS\) \{[\s\S]*?\n +\}\n)```/.exec(shippedConfig('README.md'))?.[1]
-  t.ok(snippet, 'the README prints it')
+t.test('the documented CORS preflight block answers preflights before the check; real requests are still checked', async (t) => {
+  const snippet = /```nginx\n( +if \(\$request_method = OPTIONS\) \{[\s\S]*?\n +\}\n)```/.exec(shippedConfig('docs/gateway.md'))?.[1]
+  t.ok(snippet, 'docs/gateway.md prints it')
   const issuer = await startIssuer(t)
   const { nginx, received } = await startGateway(t, issuer, (config) => config.replace('        set $clerk_access "";\n', `        set $clerk_access "";\n${snippet as string}`))
   const preflight = await fetch(`${nginx.url}/orders/7`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' } })

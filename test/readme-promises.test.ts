@@ -1,4 +1,4 @@
-// Promises the README makes that no other test held it to.
+// Promises the documentation makes that no other test holds it to.
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { buildSchema } from 'graphql'

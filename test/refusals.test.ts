@@ -15,7 +15,7 @@ t.test('every refusal has a stable response', async (t) => {
   t.same(responses.token_expired.headers, { 'www-authenticate': 'Bearer realm="api", error="invalid_token", error_description="token expired"' })
 })
 
-// The wording clients see is part of the contract (README, Refusals): a change here is a change to it.
+// The wording clients see is part of the contract (docs/callers-and-refusals.md, Refusals): a change here is a change to it.
 t.test('every refusal says what is wrong in its own words', async (t) => {
   const expected: Array<[string, string, string | null]> = [
     ['token_missing', 'No token: send "Authorization: Bearer <token>" (a session token may also come in the __session cookie).', null],
