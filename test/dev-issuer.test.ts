@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { statSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -148,4 +148,55 @@ t.test('a development issuer port already in use is a clear configuration error'
   t.teardown(() => blocker.close())
   const { port } = blocker.address() as { port: number }
   await t.rejects(buildApp(t, { DEV_ISSUER_PORT: port, DEV_ISSUER_DIR: dir }), { name: 'ConfigError', message: /DEV_ISSUER_PORT/ })
+})
+
+t.test('npm run token -- --org …: organization tokens that /org-pings and /me understand', async (t) => {
+  const dir = tempDir(t)
+  const port = await freePort()
+  const env = { ...process.env, DEV_ISSUER_PORT: String(port), DEV_ISSUER_DIR: dir, CLERK_ISSUER_URL: '' }
+  const mint = async (...args: string[]): Promise<string> => (await run(process.execPath, [MINT_CLI, ...args], { env, cwd: dir })).stdout.trim()
+  const member = await mint('--org', 'org_acme', '--org-slug', 'acme', '--role', 'admin', '--permission', 'org:pings:read', '--permission', 'org:invoices:manage', '--feature', 'u:dashboard', '--plan', 'o:pro')
+  const outsider = await mint('--org', 'org_acme', '--permission', 'org:invoices:read')
+  const app = await buildApp(t, { DEV_ISSUER_PORT: port, DEV_ISSUER_DIR: dir })
+  const get = async (url: string, token: string) => await app.inject({ url, headers: { authorization: `Bearer ${token}` } })
+  t.equal((await get('/org-pings/7', member)).body, 'Org Ping #7 for acme!')
+  t.match((await get('/me', member)).json(), { orgId: 'org_acme', orgSlug: 'acme', orgRole: 'org:admin', orgPermissions: ['org:pings:read', 'org:invoices:manage'], claims: { fea: 'u:dashboard,o:pings,o:invoices', pla: 'o:pro' } })
+  t.equal((await get('/org-pings/7', outsider)).statusCode, 403, 'another permission is not org:pings:read')
+  const orphan = await run(process.execPath, [MINT_CLI, '--role', 'admin'], { env, cwd: dir }).catch((err: { code: number, stderr: string }) => err)
+  t.match((orphan as { stderr: string }).stderr, /give its --org too/)
+  const badKey = await run(process.execPath, [MINT_CLI, '--org', 'org_1', '--permission', 'pings:read'], { env, cwd: dir }).catch((err: { code: number, stderr: string }) => err)
+  t.match(badKey, { code: 1, stderr: /pings:read is not a permission key/ })
+})
+
+t.test('npm run token -- --help lists every option; an unknown one is one line, not a stack trace', async (t) => {
+  const { stdout } = await run(process.execPath, [MINT_CLI, '--help'], { env: { ...process.env, CLERK_ISSUER_URL: 'https://clerk.example.com' } })
+  const source = readFileSync(join(import.meta.dirname, '../src/dev-issuer/mint-token.ts'), 'utf8')
+  const declared = [...source.matchAll(/^ {6}'?([a-z0-9-]+)'?: \{ type: /gm)].map(([, name]) => name as string)
+  t.ok(declared.length >= 19, `${declared.length} options`)
+  for (const name of declared) t.match(stdout, new RegExp(`--${name}\\b`), `--${name} is explained`)
+  const development = readFileSync(join(import.meta.dirname, '../docs/development.md'), 'utf8')
+  for (const name of declared) t.match(development, new RegExp(`--${name}\\b`), `docs/development.md lists --${name}`)
+  const unknown = await run(process.execPath, [MINT_CLI, '--bogus'], { env: process.env }).catch((err: { code: number, stderr: string }) => err)
+  t.match(unknown, { code: 1, stderr: /^Unknown option '--bogus' \(npm run -s token -- --help lists the options\)\n$/ })
+})
+
+t.test('scripts/run-built.mjs builds only when a source changed since its last build', async (t) => {
+  const dir = tempDir(t)
+  mkdirSync(join(dir, 'scripts'))
+  mkdirSync(join(dir, 'src'))
+  copyFileSync(join(import.meta.dirname, '../scripts/run-built.mjs'), join(dir, 'scripts/run-built.mjs'))
+  writeFileSync(join(dir, 'src/entry.ts'), '')
+  // a build that counts itself and writes the entry
+  writeFileSync(join(dir, 'build.mjs'), "import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs'\nappendFileSync('builds', 'x')\nmkdirSync('dist', { recursive: true })\nwriteFileSync('dist/entry.mjs', 'process.stdout.write(process.argv.slice(2).join(\" \"))')\n")
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module', scripts: { build: 'node build.mjs' } }))
+  const launch = async (): Promise<string> => (await run(process.execPath, ['scripts/run-built.mjs', 'dist/entry.mjs', 'a', 'b'], { cwd: dir })).stdout
+  const builds = (): number => readFileSync(join(dir, 'builds'), 'utf8').length
+  t.equal(await launch(), 'a b', 'the entry runs with the arguments')
+  t.equal(builds(), 1, 'built the first time')
+  t.equal(await launch(), 'a b')
+  t.equal(builds(), 1, 'not again while nothing changed')
+  const later = new Date(statSync(join(dir, 'dist/.built')).mtimeMs + 10_000)
+  utimesSync(join(dir, 'src/entry.ts'), later, later)
+  t.equal(await launch(), 'a b')
+  t.equal(builds(), 2, 'again after a source changed')
 })
