@@ -3,6 +3,8 @@
 FROM node:20.20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# the clerk-auth workspace package is part of the lock file
+COPY plugins/clerk-auth/package.json ./plugins/clerk-auth/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -16,7 +18,7 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
     METRICS_HOST=0.0.0.0 \
-    # Node's fast heap state for this service (README, Performance: "Comparing two builds").
+    # Node's fast heap state for this service (docs/performance.md, "Comparing two builds").
     NODE_OPTIONS=--max-semi-space-size=1
 WORKDIR /app
 COPY --from=build /app/package.json ./

@@ -2,7 +2,7 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 import importX from 'eslint-plugin-import-x'
 import neostandard from 'neostandard'
 
-const clerkAuthEntry = { group: ['**/clerk-auth/*', '!**/clerk-auth/index.js'], message: 'Import clerk-auth from its entry, clerk-auth/index.js.' }
+const clerkAuthEntry = { group: ['**/clerk-auth/*.js', '!**/clerk-auth/index.js', '**/clerk-auth/testing/*.js', '!**/clerk-auth/testing/index.js'], message: 'Import clerk-auth from its entries, clerk-auth/index.js and clerk-auth/testing/index.js.' }
 const outsideClerkAuth = { group: ['../*'], message: 'clerk-auth imports only its own files and packages.' }
 
 export default [

@@ -11,8 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { chromium } from 'playwright-core'
-import { mintDevM2mToken, mintDevToken, startDevIssuer } from '../src/dev-issuer/dev-issuer.js'
-import { generateSigningKey } from '../src/dev-issuer/signing-key.js'
+import { createTestIssuer, generateSigningKey, mintM2mToken, mintSessionToken } from '../plugins/clerk-auth/testing/index.js'
 import { freePort } from './free-port.js'
 
 const root = join(import.meta.dirname, '../..')
@@ -38,7 +37,7 @@ async function waitUntilAnswers (url: string): Promise<void> {
 
 // --- the service: two replicas, as behind a load balancer
 const key = generateSigningKey()
-const issuer = await startDevIssuer(key, 0, 'http://localhost:3000')
+const issuer = await createTestIssuer({ key, authorizedParty: 'http://localhost:3000' })
 const replicas: Array<{ url: string, metrics: number }> = []
 for (let i = 0; i < 2; i++) {
   const [port, metrics] = [await freePort(), await freePort()]
@@ -65,11 +64,11 @@ await waitUntilAnswers(`${prometheus}/-/ready`)
 // --- traffic, in phases
 const nowS = Math.floor(Date.now() / 1000)
 // valid for the whole run, or expired two hours ago
-const session = (i: number, valid = true): string => mintDevToken(key, issuer.url, { sub: `user_${i % 500}`, sid: `sess_${i}`, azp: 'http://localhost:3000', ttlSeconds: valid ? 3600 : 60, nowSeconds: valid ? nowS : nowS - 7200 })
+const session = (i: number, valid = true): string => mintSessionToken(key, issuer.url, { sub: `user_${i % 500}`, sid: `sess_${i}`, azp: 'http://localhost:3000', ttlSeconds: valid ? 3600 : 60, nowSeconds: valid ? nowS : nowS - 7200 })
 const users = Array.from({ length: 400 }, (_, i) => session(i))
 const expired = Array.from({ length: 50 }, (_, i) => session(10_000 + i, false))
 const forged = `${users[0]?.slice(0, -20) as string}AAAAAAAAAAAAAAAAAAAA`
-const m2m = mintDevM2mToken(key, issuer.url, { machineId: 'mch_reports' })
+const m2m = mintM2mToken(key, issuer.url, { machineId: 'mch_reports' })
 const newcomers = Array.from({ length: 6000 }, (_, i) => session(20_000 + i))
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 

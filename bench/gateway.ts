@@ -6,8 +6,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { mintDevToken, startDevIssuer } from '../src/dev-issuer/dev-issuer.js'
-import { generateSigningKey } from '../src/dev-issuer/signing-key.js'
+import { createTestIssuer, generateSigningKey, mintSessionToken } from '../plugins/clerk-auth/testing/index.js'
 import { freePort } from './free-port.js'
 import { cpuMicros, load, median, pinned, SERVER_CORE, startServer, unexpectedOf, withChildren } from './harness.js'
 import type { LoadResult, LoadSpec } from './load.js'
@@ -22,8 +21,8 @@ const treeCpuMicros = (pid: number): number => withChildren(pid).reduce((sum, p)
 
 export async function runGatewayBench ({ rounds, durationSeconds, connections }: GatewayBenchOptions): Promise<void> {
   const key = generateSigningKey()
-  const issuer = await startDevIssuer(key, 0, 'http://localhost:3000')
-  const mint = (sid: string): string => mintDevToken(key, issuer.url, { sub: 'user_bench', sid, azp: 'http://localhost:3000', ttlSeconds: 3600 })
+  const issuer = await createTestIssuer({ key, authorizedParty: 'http://localhost:3000' })
+  const mint = (sid: string): string => mintSessionToken(key, issuer.url, { sub: 'user_bench', sid, azp: 'http://localhost:3000', ttlSeconds: 3600 })
   // As in the main bench: more distinct tokens than the 1,000-entry cache holds, so each is a first sight (an RSA check).
   const tokensFile = join(tmpdir(), `bench-gateway-tokens-${process.pid}.txt`)
   writeFileSync(tokensFile, Array.from({ length: 2000 }, (_, i) => mint(`sess_gateway_${i}`)).join('\n'))

@@ -8,10 +8,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { mintDevOpaqueToken } from '../src/dev-issuer/backend-api.js'
-import { mintDevM2mToken, startDevIssuer } from '../src/dev-issuer/dev-issuer.js'
-import { signJwt } from '../src/dev-issuer/sign-jwt.js'
-import { generateSigningKey } from '../src/dev-issuer/signing-key.js'
+import { createTestIssuer, generateSigningKey, mintDevOpaqueToken, mintM2mToken, signJwt } from '../plugins/clerk-auth/testing/index.js'
 import { freePort } from './free-port.js'
 import { load, LOAD_CORE, measure, median, pinned, rssMiB, runLoadProcess, SERVER_CORE, startServer, unexpectedOf, type Server } from './harness.js'
 import type { LoadResult, LoadSpec } from './load.js'
@@ -41,7 +38,7 @@ if (args.gateway) {
 
 // --- set-up: an issuer, tokens, the two servers
 const key = generateSigningKey()
-const issuer = await startDevIssuer(key, 0, 'http://localhost:3000')
+const issuer = await createTestIssuer({ key, authorizedParty: 'http://localhost:3000' })
 const nowS = Math.floor(Date.now() / 1000)
 // Valid for an hour; with expiresIn < 0, issued a minute before it expired.
 const claimsFor = (sid: string, expiresIn = 3600): Record<string, unknown> => {
@@ -62,7 +59,7 @@ writeFileSync(tokensFile, Array.from({ length: DISTINCT_TOKENS }, (_, i) => mint
 const expiredTokensFile = join(tmpdir(), `bench-expired-tokens-${process.pid}.txt`)
 writeFileSync(expiredTokensFile, Array.from({ length: DISTINCT_TOKENS }, (_, i) => mint(`sess_bench_expired_${i}`, -3600)).join('\n'))
 // A backend job's M2M JWT, on the machine route (the same cached path as a session token).
-const m2mToken = mintDevM2mToken(key, issuer.url, { machineId: 'mch_bench' })
+const m2mToken = mintM2mToken(key, issuer.url, { machineId: 'mch_bench' })
 // An API key, verified once by the issuer's Backend API, then from the cache.
 const apiKey = mintDevOpaqueToken(key.privateKey, { type: 'api_key', subject: 'user_bench', scopes: [], claims: null, expiration: null, revoked: false })
 const otherKey = generateSigningKey()

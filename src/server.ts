@@ -82,6 +82,8 @@ async function runServer (): Promise<void> {
   // listener, serve the requests of connections it had accepted and finish what is in flight. Ctrl-C
   // at a developer's terminal (SIGINT outside production) and an unexpected error close at once.
   closeWithGrace({ delay: drainMs + 10_000 }, async ({ err, signal }) => {
+    // Once everything is closed nothing else keeps the process alive: this holds it until the last line.
+    const untilTheLastLine = setInterval(() => {}, 60_000)
     if (err !== undefined) {
       app.log.error({ err }, 'closing after an unexpected error')
     } else if (signal === 'SIGINT' && !production) {
@@ -95,6 +97,7 @@ async function runServer (): Promise<void> {
     }
     await app.close()
     app.log.info('stopped: the process exits now')
+    clearInterval(untilTheLastLine)
   })
 
   try {

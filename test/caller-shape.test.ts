@@ -4,7 +4,7 @@ import { buildSchema, getNamedType, getNullableType, isListType, isNonNullType, 
 import t from 'tap'
 import { isRefusal, machineAuthSchema, sessionAuthSchema } from '../plugins/clerk-auth/index.js'
 import { schema as sdl } from '../plugins/graphql/schema.js'
-import { m2mClaims, m2mHeader, oauthClaims, oauthHeader } from '../src/dev-issuer/machine-claims.js'
+import { m2mClaims, m2mHeader, oauthClaims, oauthHeader } from '../plugins/clerk-auth/testing/index.js'
 import { buildApp, startIssuer } from './helper.js'
 
 type PropertySchema = { type: string | readonly string[], items?: { type: string } }

@@ -36,7 +36,8 @@ t.test('the tarball holds the built plugin, its types, README and CHANGELOG, and
   t.ok(files.includes('dist/index.js') && files.includes('dist/index.d.ts'))
   t.ok(files.includes('README.md') && files.includes('CHANGELOG.md'))
   t.same(files.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts')), [], 'no TypeScript source')
-  t.same(files.filter((file) => file.includes('test')), [], 'no tests')
+  t.same(files.filter((file) => /\.test\.|(^|\/)test\//.test(file)), [], 'no tests')
+  t.ok(files.includes('dist/testing/index.js') && files.includes('dist/testing/index.d.ts'), 'the testing entry')
 })
 
 t.test('every package its code imports is one it declares', async (t) => {
@@ -67,6 +68,16 @@ t.test('a CommonJS module requires it (Node 20.19 and later load ES modules with
   t.same(JSON.parse(stdout), { ok: [200, { hello: 'user_123' }], refused: [401, 'token_missing'] })
 })
 
+t.test('the README\'s "Testing your app" example runs as printed, with node --test', async (t) => {
+  const readme = readFileSync(join(installed, 'README.md'), 'utf8')
+  const example = /## Testing your app[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1]
+  t.ok(example, 'the installed README prints it')
+  writeFileSync(join(project, 'hello.test.mjs'), example as string)
+  const { stdout } = await run(process.execPath, ['--test', 'hello.test.mjs'], { cwd: project, env: { PATH: process.env.PATH } })
+  t.match(stdout, /^# pass 1$/m)
+  t.match(stdout, /^# fail 0$/m)
+})
+
 t.test('a TypeScript module type-checks under a strict configuration, and a misspelled option does not', async (t) => {
   writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
     compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true, noEmit: true, skipLibCheck: false, types: ['node'] },
@@ -75,6 +86,7 @@ t.test('a TypeScript module type-checks under a strict configuration, and a miss
   writeFileSync(join(project, 'app.mts'), `
 import Fastify from 'fastify'
 import clerkAuth, { type ClerkAuth, type TokenType } from 'fastify-clerk-auth'
+import { createTestIssuer, type TestIssuer } from 'fastify-clerk-auth/testing'
 
 const app = Fastify()
 await app.register(clerkAuth, { issuer: 'https://example.clerk.accounts.dev', authorizedParties: ['https://app.example.com'] })
@@ -87,13 +99,19 @@ const machines: TokenType[] = ['m2m_token', 'api_key']
 app.get('/invoices', { config: { auth: { permission: 'org:invoices:read' }, acceptsToken: machines } }, async () => [])
 app.get('/health', { config: { public: true } }, async () => ({ ok: true }))
 const decisions: number = app.clerkAuth.stats().decisions.length
+const issuer: TestIssuer = await createTestIssuer({ authorizedParty: 'https://app.example.com' })
+const member: string = issuer.sessionToken({ org: { id: 'org_1', role: 'admin', permissions: ['org:invoices:read'] }, plans: ['o:pro'] })
+const expired: string = issuer.brokenTokens().expired
+await issuer.close()
 
 // @ts-expect-error: the option is issuer
 await app.register(clerkAuth, { isuer: 'https://example.clerk.accounts.dev' })
 // @ts-expect-error: clockSkewMs is spelled so
 await app.register(clerkAuth, { issuer: 'https://example.clerk.accounts.dev', clockSkewMS: 5000 })
 // @ts-expect-error: no such token type
-app.get('/nope', { config: { acceptsToken: ['machine_token'] } }, async () => decisions)
+app.get('/nope', { config: { acceptsToken: ['machine_token'] } }, async () => [decisions, member, expired])
+// @ts-expect-error: an organization has an id
+issuer.sessionToken({ org: { slug: 'acme' } })
 `)
   const tsc = join(project, 'node_modules', '.bin', 'tsc')
   await t.resolves(run(tsc, ['-p', '.'], { cwd: project }), 'tsc passes, each @ts-expect-error met')

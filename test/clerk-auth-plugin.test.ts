@@ -3,7 +3,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import t, { type Test } from 'tap'
 import clerkAuth, { createVerifier, InvalidOptionError, type ClerkAuthOptions } from '../plugins/clerk-auth/index.js'
-import { generateSigningKey, type SigningKey } from '../src/dev-issuer/signing-key.js'
+import { generateSigningKey, type SigningKey } from '../plugins/clerk-auth/testing/index.js'
 import { logLines, publicPem, startIssuer, testKeys, waitFor } from './helper.js'
 
 const testPem = publicPem(testKeys()[0])

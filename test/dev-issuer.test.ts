@@ -30,7 +30,7 @@ t.test('with no CLERK_ISSUER_URL the built-in issuer starts and its tokens pass 
   t.equal(statSync(join(dir, 'signing-key.pem')).mode & 0o777, 0o600, 'the private key is readable by its owner only')
 
   await waitFor(() => app.clerkAuth.isReady())
-  const token = issuer.mint({ sub: 'user_dev_1' })
+  const token = issuer.sessionToken({ sub: 'user_dev_1' })
   const [header, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()))
   t.match(header, { alg: 'RS256', typ: 'JWT', kid: issuer.kid })
   t.match(payload, { iss: issuer.url, sub: 'user_dev_1', sid: /^sess_/, azp: String, v: 2 })
@@ -43,7 +43,7 @@ t.test('with no CLERK_ISSUER_URL the built-in issuer starts and its tokens pass 
   const whoami = await app.inject({ method: 'GET', url: '/whoami', headers: { authorization: `Bearer ${token}` } })
   t.equal(whoami.json().userId, 'user_dev_1')
 
-  const longLived = issuer.mint({ sub: 'user_dev_1', ttlSeconds: 3600 })
+  const longLived = issuer.sessionToken({ sub: 'user_dev_1', ttlSeconds: 3600 })
   const longPayload = JSON.parse(Buffer.from(longLived.split('.')[1] as string, 'base64url').toString())
   t.equal(longPayload.exp - longPayload.iat, 3600)
 })
@@ -53,7 +53,7 @@ t.test('the key survives a restart, so tokens minted before it stay valid', asyn
   const port = await freePort()
   const env = { DEV_ISSUER_PORT: port, DEV_ISSUER_DIR: dir }
   const first = await buildApp(t, env)
-  const token = first.devIssuer?.mint({ sub: 'user_1' }) as string
+  const token = first.devIssuer?.sessionToken({ sub: 'user_1' }) as string
   const kid = first.devIssuer?.kid
   await first.close()
 

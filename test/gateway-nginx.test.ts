@@ -4,7 +4,7 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
-import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
+import { m2mClaims, m2mHeader } from '../plugins/clerk-auth/testing/index.js'
 import { bearer, buildApp, serveOnLoopback, startIssuer, type TestIssuer } from './helper.js'
 import { shippedConfig, startNginx, type RunningNginx } from './nginx.js'
 

@@ -3,7 +3,7 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import { forwardAuth } from '../plugins/clerk-auth/index.js'
-import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
+import { m2mClaims, m2mHeader } from '../plugins/clerk-auth/testing/index.js'
 import { bearer, buildApp, logLines, startBackendApi, startIssuer, testClock } from './helper.js'
 
 // A member of acme holding org:pings:read (v2 claims: bit 0 of the pings feature's mask).

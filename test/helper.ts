@@ -10,10 +10,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Test } from 'tap'
 import serviceApp, { serverOptions, type AppOptions } from '../src/app.js'
-import { answerBackendApi, type OpaqueTokenRecord } from '../src/dev-issuer/backend-api.js'
-import { sessionClaims } from '../src/dev-issuer/session-claims.js'
-import { signJwt } from '../src/dev-issuer/sign-jwt.js'
-import { generateSigningKey, type SigningKey } from '../src/dev-issuer/signing-key.js'
+import { answerBackendApi, generateSigningKey, type OpaqueTokenRecord, sessionClaims, type SigningKey, signJwt } from '../plugins/clerk-auth/testing/index.js'
 
 export type Env = NonNullable<AppOptions['env']>
 
@@ -237,7 +234,7 @@ export interface TestBackendApi {
 
 const OPAQUE_PREFIXES = { api_key: 'ak_', m2m_token: 'mt_', oauth_token: 'oat_' } as const
 
-/** Clerk's Backend API verify endpoints on 127.0.0.1, answering as Clerk documents (src/dev-issuer/backend-api.ts), closed when the test ends. */
+/** Clerk's Backend API verify endpoints on 127.0.0.1, answering as Clerk documents (plugins/clerk-auth/testing/backend-api.ts), closed when the test ends. */
 export async function startBackendApi (t: Test): Promise<TestBackendApi> {
   const records = new Map<string, OpaqueTokenRecord>()
   const api: TestBackendApi = {

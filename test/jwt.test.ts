@@ -1,7 +1,7 @@
 import { createPublicKey } from 'node:crypto'
 import t from 'tap'
 import { decodeJwt, hasValidRs256Signature, isCanonicalBase64url, type DecodedJwt } from '../plugins/clerk-auth/jwt.js'
-import { signJwt } from '../src/dev-issuer/sign-jwt.js'
+import { signJwt } from '../plugins/clerk-auth/testing/index.js'
 import { forgeToken, hs256WithPublicKey, testKeys } from './helper.js'
 
 const [key, other] = testKeys()

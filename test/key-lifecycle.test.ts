@@ -1,7 +1,7 @@
 // The key lifecycle against a real issuer over HTTP, counting the requests it sees.
 import type { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
-import { generateSigningKey } from '../src/dev-issuer/signing-key.js'
+import { generateSigningKey } from '../plugins/clerk-auth/testing/index.js'
 import { buildApp, logLines, startIssuer, testClock, testKeys, waitFor, type Env, type TestIssuer } from './helper.js'
 
 async function warmApp (t: Test, issuer: TestIssuer, env: Env = {}, logger?: Writable) {

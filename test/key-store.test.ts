@@ -2,8 +2,8 @@
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { createJwksKeyStore, createStaticKeyStore, type JwksKeyStoreOptions, type KeyStore } from '../plugins/clerk-auth/key-store.js'
-import { generateSigningKey } from '../src/dev-issuer/signing-key.js'
-import type { SigningKey } from '../src/dev-issuer/signing-key.js'
+import { generateSigningKey } from '../plugins/clerk-auth/testing/index.js'
+import type { SigningKey } from '../plugins/clerk-auth/testing/index.js'
 import { startIssuer, testClock, testKeys, type TestIssuer } from './helper.js'
 
 type Level = 'error' | 'warn' | 'info' | 'debug'

@@ -1,10 +1,10 @@
 // Opaque machine tokens and API keys, verified by Clerk's Backend API: a loopback server
-// that speaks its documented requests and answers (src/dev-issuer/backend-api.ts) counts every call.
+// that speaks its documented requests and answers (plugins/clerk-auth/testing/backend-api.ts) counts every call.
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { clientKey } from '../plugins/clerk-auth/client-key.js'
 import { CallBudget } from '../plugins/clerk-auth/machine-api.js'
-import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
+import { m2mClaims, m2mHeader } from '../plugins/clerk-auth/testing/index.js'
 import { bearer, buildApp, logLines, startBackendApi, startIssuer, testClock, type TestBackendApi, type TestIssuer } from './helper.js'
 
 async function machineApp (t: Parameters<typeof buildApp>[0], issuer: TestIssuer, api: TestBackendApi, env: Record<string, unknown> = {}, now?: () => number) {

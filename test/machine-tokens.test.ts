@@ -4,8 +4,7 @@ import { createPublicKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { createVerifier, type TokenType } from '../plugins/clerk-auth/index.js'
-import { m2mClaims, m2mHeader, oauthClaims, oauthHeader } from '../src/dev-issuer/machine-claims.js'
-import { generateSigningKey } from '../src/dev-issuer/signing-key.js'
+import { generateSigningKey, m2mClaims, m2mHeader, oauthClaims, oauthHeader } from '../plugins/clerk-auth/testing/index.js'
 import { bearer, buildApp, startIssuer, testKeys, type TestIssuer } from './helper.js'
 
 const vectors = JSON.parse(readFileSync(new URL('./fixtures/clerk-machine-vectors.json', import.meta.url), 'utf8'))

@@ -1,7 +1,7 @@
 // Prometheus metrics: counted where decisions are made, read from their own listener on
 // 127.0.0.1, against a real issuer and real tokens.
 import t from 'tap'
-import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
+import { m2mClaims, m2mHeader } from '../plugins/clerk-auth/testing/index.js'
 import { listenForMetrics, metricsUrl } from '../plugins/metrics/index.js'
 import { DURATION_BUCKETS, RequestDurations } from '../plugins/metrics/request-durations.js'
 import { bearer, buildApp, freePort, logLines, metricValue, parseMetrics, publicPem, readMetrics, startBackendApi, startIssuer, testClock, testKeys, waitFor, type Env, type MetricSample } from './helper.js'

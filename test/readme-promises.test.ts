@@ -7,7 +7,7 @@ import { refusalTexts, type RefusalCode } from '../plugins/clerk-auth/index.js'
 import { fetchJson } from '../plugins/clerk-auth/jwks.js'
 import { createJwksKeyStore } from '../plugins/clerk-auth/key-store.js'
 import { applyAuthDirective, authDirectiveTypeDefs } from '../plugins/graphql/auth-directive.js'
-import { m2mClaims, m2mHeader } from '../src/dev-issuer/machine-claims.js'
+import { m2mClaims, m2mHeader } from '../plugins/clerk-auth/testing/index.js'
 import { bearer, buildApp, forgeToken, publicPem, startBackendApi, startIssuer, testKeys } from './helper.js'
 
 t.test('GraphQL: a typo in an @auth requirement fails at start-up, naming the field', async (t) => {

@@ -2,7 +2,7 @@
 import { once } from 'node:events'
 import { connect } from 'node:net'
 import t from 'tap'
-import { mintDevToken } from '../src/dev-issuer/dev-issuer.js'
+import { mintSessionToken } from '../plugins/clerk-auth/testing/index.js'
 import { loadOrCreateSigningKey } from '../src/dev-issuer/signing-key.js'
 import { freePort, metricValue, parseMetrics, tempDir } from './helper.js'
 import { startServer, waitForLine, waitForStatus } from './processes.js'
@@ -14,7 +14,7 @@ t.test('the server starts with no Clerk account, serves on a socket, and shuts d
 
   const [, issuerUrl] = await waitForLine(server.stdout, /"issuer":"(http:\/\/127\.0\.0\.1:\d+)".*npm run -s token/)
   const [, baseUrl] = await waitForLine(server.stdout, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
-  const token = mintDevToken(loadOrCreateSigningKey(dir), issuerUrl as string, { sub: 'user_socket', azp: 'http://localhost:3000' })
+  const token = mintSessionToken(loadOrCreateSigningKey(dir), issuerUrl as string, { sub: 'user_socket', azp: 'http://localhost:3000' })
 
   const refused = await fetch(`${baseUrl}/rest-endpoints/12345`)
   t.equal(refused.status, 401)
@@ -95,7 +95,7 @@ t.test('WORKERS=2: two processes share the port, their metrics are summed, and t
   await waitForLine(server.stdout, /(Server listening at[\s\S]*){2}/)
   const pids = new Set([...server.stdout().matchAll(/"pid":(\d+)[^\n]*Server listening/g)].map((match) => match[1]))
   t.equal(pids.size, 2, 'two worker processes')
-  const token = mintDevToken(loadOrCreateSigningKey(dir), `http://127.0.0.1:${issuerPort}`, { sub: 'user_workers', azp: 'http://localhost:3000' })
+  const token = mintSessionToken(loadOrCreateSigningKey(dir), `http://127.0.0.1:${issuerPort}`, { sub: 'user_workers', azp: 'http://localhost:3000' })
   for (let i = 0; i < 10; i++) {
     const res = await fetch(`http://127.0.0.1:${port}/rest-endpoints/${i}`, { headers: { authorization: `Bearer ${token}` } })
     t.equal(await res.text(), `REST Ping #${i}!`)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { authFromClaims } from '../plugins/clerk-auth/auth-object.js'
 import { VerificationCache, reusableUntil } from '../plugins/clerk-auth/verification-cache.js'
-import type { SigningKey } from '../src/dev-issuer/signing-key.js'
+import type { SigningKey } from '../plugins/clerk-auth/testing/index.js'
 import { buildApp, startIssuer, testClock, testKeys } from './helper.js'
 
 const NOW = 1_800_000_000_000

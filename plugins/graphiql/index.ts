@@ -82,7 +82,7 @@ async function graphiql (fastify: FastifyInstance): Promise<void> {
   if (devIssuer !== null) {
     fastify.get('/graphiql/dev-token', async (_request, reply) => {
       reply.header('cache-control', 'no-store')
-      return { token: devIssuer.mint({ sub: 'user_graphiql', ttlSeconds: 3600 }) }
+      return { token: devIssuer.sessionToken({ sub: 'user_graphiql', ttlSeconds: 3600 }) }
     })
   }
 }

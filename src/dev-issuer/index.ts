@@ -2,13 +2,13 @@ import { resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { ConfigError, configuredIssuer, developmentAzp } from '../settings.js'
-import { startDevIssuer, type DevIssuer } from './dev-issuer.js'
+import { createTestIssuer, type TestIssuer } from '../../plugins/clerk-auth/testing/index.js'
 import { loadOrCreateSigningKey } from './signing-key.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The built-in development issuer, or null when CLERK_ISSUER_URL names a real one. */
-    devIssuer: DevIssuer | null
+    devIssuer: TestIssuer | null
   }
 }
 
@@ -27,9 +27,9 @@ async function devIssuerPlugin (fastify: FastifyInstance, options: DevIssuerOpti
     fastify.decorate('devIssuer', null)
     return
   }
-  let issuer: DevIssuer
+  let issuer: TestIssuer
   try {
-    issuer = await startDevIssuer(loadOrCreateSigningKey(resolve(DEV_ISSUER_DIR)), DEV_ISSUER_PORT, developmentAzp(fastify.config), options.now)
+    issuer = await createTestIssuer({ key: loadOrCreateSigningKey(resolve(DEV_ISSUER_DIR)), port: DEV_ISSUER_PORT, authorizedParty: developmentAzp(fastify.config), now: options.now })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new ConfigError('DEV_ISSUER_PORT', `${DEV_ISSUER_PORT} is already in use: choose another port or set CLERK_ISSUER_URL`)

@@ -2,8 +2,7 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { configuredIssuer, developmentAzp, readSettings, unlessEmpty, type Settings } from '../settings.js'
-import { mintDevOpaqueToken } from './backend-api.js'
-import { devIssuerUrl, mintDevM2mToken, mintDevOAuthToken, mintDevToken } from './dev-issuer.js'
+import { mintDevOpaqueToken, mintM2mToken, mintOAuthToken, mintSessionToken } from '../../plugins/clerk-auth/testing/index.js'
 import { loadOrCreateSigningKey } from './signing-key.js'
 
 function fail (message: string): never {
@@ -94,7 +93,7 @@ if (values.org === undefined && (values['org-slug'] !== undefined || values.role
 if (machine && (values.org !== undefined || values.feature.length > 0 || values.plan.length > 0)) fail('--org, --feature and --plan go in session tokens')
 
 const key = loadOrCreateSigningKey(resolve(config.DEV_ISSUER_DIR))
-const issuer = devIssuerUrl(config.DEV_ISSUER_PORT)
+const issuer = `http://127.0.0.1:${config.DEV_ISSUER_PORT}`
 const machineId = unlessEmpty(config.CLERK_MACHINE_ID)
 const scopes = values.scope.split(' ').filter((scope) => scope !== '')
 const expiration = Date.now() + ttlSeconds * 1000
@@ -109,15 +108,15 @@ function mint (): string {
     const targets = machineId === undefined ? [] : [machineId]
     return values.opaque
       ? mintDevOpaqueToken(key.privateKey, { type: 'm2m_token', subject: sub ?? 'mch_devcaller', scopes: targets, claims: null, expiration, revoked: values.revoked })
-      : mintDevM2mToken(key, issuer, { machineId: sub ?? 'mch_devcaller', targets, ttlSeconds })
+      : mintM2mToken(key, issuer, { machineId: sub ?? 'mch_devcaller', targets, ttlSeconds })
   }
   if (values.oauth) {
     return values.opaque
       ? mintDevOpaqueToken(key.privateKey, { type: 'oauth_token', subject: sub ?? 'user_dev', scopes, claims: null, clientId: values['client-id'], expiration, revoked: values.revoked })
-      : mintDevOAuthToken(key, issuer, { userId: sub ?? 'user_dev', clientId: values['client-id'], scopes, ttlSeconds })
+      : mintOAuthToken(key, issuer, { userId: sub ?? 'user_dev', clientId: values['client-id'], scopes, ttlSeconds })
   }
   const org = values.org === undefined ? undefined : { id: values.org, slug: values['org-slug'], role: values.role, permissions: values.permission }
-  return mintDevToken(key, issuer, { sub: sub ?? 'user_dev', sid: values.sid, azp: values.azp ?? developmentAzp(config), ttlSeconds, org, features: values.feature, plans: values.plan })
+  return mintSessionToken(key, issuer, { sub: sub ?? 'user_dev', sid: values.sid, azp: values.azp ?? developmentAzp(config), ttlSeconds, org, features: values.feature, plans: values.plan })
 }
 let token: string
 try {

@@ -1,36 +1,9 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { createPrivateKey } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { rsaThumbprint } from './sign-jwt.js'
-
-export interface PublicJwk {
-  kty: 'RSA'
-  kid: string
-  use: 'sig'
-  alg: 'RS256'
-  n: string
-  e: string
-}
-
-export interface SigningKey {
-  privateKey: KeyObject
-  publicJwk: PublicJwk
-}
+import { generateSigningKey, signingKeyFrom, type SigningKey } from '../../plugins/clerk-auth/testing/index.js'
 
 const KEY_FILE = 'signing-key.pem'
-
-export function signingKeyFrom (privateKey: KeyObject): SigningKey {
-  const { n, e } = createPublicKey(privateKey).export({ format: 'jwk' })
-  if (n === undefined || e === undefined) throw new Error('the development signing key is not an RSA key')
-  // Clerk names keys ins_<id>; a thumbprint keeps the kid stable across restarts.
-  const kid = `ins_dev_${rsaThumbprint({ n, e }).slice(0, 16)}`
-  return { privateKey, publicJwk: { kty: 'RSA', kid, use: 'sig', alg: 'RS256', n, e } }
-}
-
-export function generateSigningKey (): SigningKey {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 0x10001 })
-  return signingKeyFrom(privateKey)
-}
 
 /** Loads the development key from dir, making (and keeping) a new RSA-2048 key on first use. */
 export function loadOrCreateSigningKey (dir: string): SigningKey {

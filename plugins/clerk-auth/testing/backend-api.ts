@@ -1,5 +1,5 @@
 // Clerk's three Backend API verify endpoints for opaque machine tokens, answered as Clerk answers
-// them: the development issuer serves them, and tests use them.
+// them: the test issuer serves them.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 
@@ -26,8 +26,6 @@ const ENDPOINTS: Record<string, { type: OpaqueTokenType, field: string, notFound
   '/oauth_applications/access_tokens/verify': { type: 'oauth_token', field: 'access_token', notFound: 'OAuth token not found' }
 }
 
-export const isVerifyPath = (path: string): boolean => Object.hasOwn(ENDPOINTS, path)
-
 const errors = (message: string, code: string) => ({ errors: [{ message, long_message: message, code }] })
 
 /** Clerk's 200 body for a record, in the wire format (snake_case, an `object` naming the kind). */
@@ -37,7 +35,7 @@ export function verificationBody (record: OpaqueTokenRecord, nowMs: number): Rec
     subject: record.subject,
     scopes: record.scopes,
     revoked: record.revoked,
-    revocation_reason: record.revoked ? 'revoked by the development issuer' : null,
+    revocation_reason: record.revoked ? 'revoked by the test issuer' : null,
     expired: record.expiration !== null && record.expiration <= nowMs,
     expiration: record.expiration,
     created_at: record.createdAt,
@@ -82,17 +80,17 @@ export function answerBackendApi (
   return { status: 200, body: verificationBody(record, nowMs) }
 }
 
-// --- the development issuer's opaque tokens: self-describing and MACed, so the CLI can mint them and
-// the running issuer can check them without sharing any state but the key folder.
+// --- the test issuer's opaque tokens: self-describing and MACed, so a command line can mint them and
+// the running issuer can check them without sharing any state but the signing key.
 
 const PREFIXES: Record<OpaqueTokenType, string> = { api_key: 'ak_', m2m_token: 'mt_', oauth_token: 'oat_' }
 
-/** A secret derived from the development signing key: the CLI and the service derive the same one. */
+/** A secret derived from the signing key: whoever holds the key derives the same one. */
 function derivedSecret (signingKey: KeyObject, purpose: string): Buffer {
   return createHash('sha256').update(signingKey.export({ format: 'der', type: 'pkcs8' })).update(purpose).digest()
 }
 
-/** The development instance's secret key (sk_test_…), for its Backend API. */
+/** The test instance's secret key (sk_test_…), for its Backend API. */
 export function devSecretKey (signingKey: KeyObject): string {
   return `sk_test_dev${derivedSecret(signingKey, 'secret-key').toString('hex').slice(0, 40)}`
 }
@@ -110,7 +108,7 @@ export function mintDevOpaqueToken (signingKey: KeyObject, record: Minted, nowMs
 // An HMAC-SHA256 in base64url, unpadded.
 const MAC_LENGTH = 43
 
-/** The record of a development opaque token, or undefined if the MAC does not hold or the kind differs. */
+/** The record of an opaque token minted with this key, or undefined if the MAC does not hold or the kind differs. */
 export function readDevOpaqueToken (signingKey: KeyObject, type: OpaqueTokenType, token: string): OpaqueTokenRecord | undefined {
   const prefix = PREFIXES[type]
   if (!token.startsWith(prefix)) return undefined

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 
-// Shaped like Clerk's machine JWTs (M2M and OAuth access tokens), for the development issuer and tests.
+// Shaped like Clerk's machine JWTs (M2M and OAuth access tokens).
 
 /** An M2M JWT's header: typ JWT and the M2M category. */
 export const m2mHeader = { typ: 'JWT', cat: 'cl_B7d4PD333AAA' } as const
