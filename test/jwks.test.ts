@@ -84,7 +84,7 @@ t.test('fetchJson: asks for JSON; redirects, non-2xx answers and bodies over the
   const server = createServer((req, res) => {
     accepts.push(req.headers.accept)
     if (req.url === '/redirect') res.writeHead(302, { location: '/ok' }).end()
-    else if (req.url === '/ok') res.writeHead(200, { 'content-type': 'application/json' }).end('{"a":1}')
+    else if (req.url === '/ok') res.writeHead(200, { 'content-type': 'application/json', 'content-length': '7' }).end('{"a":1}')
     else if (req.url === '/chunked') {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.write('{"a":')

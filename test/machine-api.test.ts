@@ -177,6 +177,13 @@ t.test('a 200 Clerk could send but should not: odd bodies are Clerk\'s fault (50
   t.match((await get('/me', 'ak_no_scopes')).json(), { scopes: [] }, 'no scopes: none')
   api.override = { status: 200, body: { active: false } }
   t.equal((await get('/machine-pings/1', 'oat_inactive')).json().code, 'token_expired', 'an OAuth token Clerk calls inactive')
+  // Clerk's flag and the expiration are each enough: neither stands in for the other
+  api.override = { status: 200, body: { ...good, expired: true, expiration: null } }
+  t.equal((await get('/machine-pings/1', 'ak_flagged_expired')).json().code, 'token_expired', 'expired says Clerk, with no expiration')
+  api.override = { status: 200, body: { ...good, expired: false, expiration: Date.now() - 1000 } }
+  t.equal((await get('/machine-pings/1', 'ak_past_expiration')).json().code, 'token_expired', 'not expired says Clerk, but its expiration has passed')
+  api.override = { status: 200, body: { ...good, expired: false, expiration: Date.now() + 60_000 } }
+  t.equal((await get('/machine-pings/1', 'ak_expires_later')).statusCode, 200, 'an expiration still ahead')
   for (const [status, code] of [[400, 'token_unknown'], [422, 'token_unknown'], [403, 'clerk_api_unavailable'], [429, 'clerk_api_unavailable']] as const) {
     api.override = { status, body: { errors: [{ message: 'no', code: 'x' }] } }
     t.equal((await get('/machine-pings/1', `ak_status_${status}`)).json().code, code, `HTTP ${status}`)

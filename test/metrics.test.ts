@@ -224,6 +224,15 @@ t.test('request durations: each observation lands in the first bucket whose boun
   t.equal(bucket(404, 0.001), 1, 'each status has its own cells')
 })
 
+t.test('without a secret key, the Backend API series are there at zero', async (t) => {
+  const issuer = await startIssuer(t)
+  const app = await buildApp(t, await withMetrics({ CLERK_ISSUER_URL: issuer.url }))
+  const samples = await readMetrics(app)
+  const zero = (name: string, label: string, value: string): boolean => samples.some((s) => s.name === name && s.labels[label] === value && s.value === 0)
+  for (const reason of ['timeout', 'unreachable', 'status', 'answer']) t.ok(zero('clerk_auth_backend_api_failures_total', 'reason', reason), `failures: ${reason}`)
+  for (const scope of ['client', 'process']) t.ok(zero('clerk_auth_backend_api_budget_refusals_total', 'scope', scope), `budget refusals: ${scope}`)
+})
+
 t.test('request durations: a route declared for several methods is labelled with each request\'s method', async (t) => {
   const issuer = await startIssuer(t)
   const app = await buildApp(t, await withMetrics({ CLERK_ISSUER_URL: issuer.url }))

@@ -31,6 +31,12 @@ t.test('createVerifier checks tokens and credentials without any framework', asy
   t.equal(await verifier.verify('junk'), 'token_malformed')
   t.equal(await verifier.verify(issuer.sign(undefined, { key: testKeys()[1], header: { kid: issuer.keys[0]?.publicJwk.kid } })), 'token_signature_invalid')
   t.equal(await verifier.verify(forgeToken({ alg: 'none' }, issuer.claims())), 'token_algorithm_invalid')
+  // refusals given before the token's kind was known come back the same from the cache, whatever the route accepts
+  const hits = verifier.stats().cacheHits
+  t.equal(verifier.verify('junk'), 'token_malformed')
+  t.equal(verifier.verify('junk', ['m2m_token']), 'token_malformed')
+  t.equal(verifier.verify(forgeToken({ alg: 'none' }, issuer.claims()), ['oauth_token']), 'token_algorithm_invalid')
+  t.equal(verifier.stats().cacheHits, hits + 3, 'all three from the cache')
 
   t.equal(await verifier.verifyCredentials(undefined, undefined), 'token_missing')
   t.equal(await verifier.verifyCredentials('Basic abc', undefined), 'token_scheme_invalid')
