@@ -20,15 +20,23 @@ export default [
   {
     // clerk-auth is lifted out as a whole: it imports nothing from the service around it.
     files: ['plugins/clerk-auth/**/*.ts'],
+    ignores: ['plugins/clerk-auth/test/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [outsideClerkAuth] }]
+    }
+  },
+  {
+    // Its tests test it alone: a bare Fastify app, the plugin and its test issuer.
+    files: ['plugins/clerk-auth/test/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../../../*'], message: 'clerk-auth\'s tests import only clerk-auth and packages.' }] }]
     }
   },
   {
     // Only the adapter (index.ts, forward-auth.ts) knows Fastify: the verifier and the pure modules
     // under it work from a plain Node script.
     files: ['plugins/clerk-auth/**/*.ts'],
-    ignores: ['plugins/clerk-auth/index.ts', 'plugins/clerk-auth/forward-auth.ts'],
+    ignores: ['plugins/clerk-auth/index.ts', 'plugins/clerk-auth/forward-auth.ts', 'plugins/clerk-auth/test/**'],
     rules: {
       'no-restricted-imports': ['error', {
         paths: [

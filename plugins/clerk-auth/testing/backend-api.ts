@@ -95,6 +95,11 @@ export function devSecretKey (signingKey: KeyObject): string {
   return `sk_test_dev${derivedSecret(signingKey, 'secret-key').toString('hex').slice(0, 40)}`
 }
 
+/** A machine secret key (ak_…) of the test instance, for opaque M2M tokens verified as a machine. */
+export function devMachineSecretKey (signingKey: KeyObject): string {
+  return `ak_dev${derivedSecret(signingKey, 'machine-secret-key').toString('hex').slice(0, 40)}`
+}
+
 type Minted = Omit<OpaqueTokenRecord, 'id' | 'createdAt'>
 
 export function mintDevOpaqueToken (signingKey: KeyObject, record: Minted, nowMs = Date.now()): string {
