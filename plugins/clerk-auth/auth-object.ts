@@ -69,10 +69,11 @@ function splitList (value: unknown): string[] {
   return typeof value === 'string' ? value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '') : []
 }
 
-interface ScopedEntry { scope: string, name: string }
+/** A feature or plan of a v2 token: its scope letters (u, o or both) and its name. */
+export interface ScopedEntry { scope: string, name: string }
 
 /** `o:reservations,u:dashboard,uo:chat` -> entries with their scope letters. */
-function scopedEntries (value: unknown): ScopedEntry[] {
+export function scopedEntries (value: unknown): ScopedEntry[] {
   const entries: ScopedEntry[] = []
   for (const item of splitList(value)) {
     const colon = item.indexOf(':')
@@ -80,6 +81,9 @@ function scopedEntries (value: unknown): ScopedEntry[] {
   }
   return entries
 }
+
+/** An organization's entry (o or uo): the ones fpm's masks pair with, in order. */
+export const isOrganizationEntry = (entry: ScopedEntry): boolean => entry.scope.includes('o')
 
 // A mask is a plain decimal string of any size: BigInt keeps bits beyond 2^53 exact.
 const DECIMAL = /^\d+$/
@@ -91,7 +95,7 @@ const DECIMAL = /^\d+$/
 export function decodeOrgPermissions (fea: unknown, per: unknown, fpm: unknown): string[] {
   const permissions = splitList(per)
   const masks = typeof fpm === 'string' ? fpm.split(',').map((mask) => mask.trim()) : []
-  const orgFeatures = scopedEntries(fea).filter((entry) => entry.scope.includes('o'))
+  const orgFeatures = scopedEntries(fea).filter(isOrganizationEntry)
   const decoded: string[] = []
   orgFeatures.forEach((feature, index) => {
     const mask = masks[index]
@@ -174,7 +178,7 @@ function hasScopedEntry (asked: string, entries: ScopedEntry[]): boolean {
   if (scope !== undefined && !ORG_SCOPES.has(scope) && !USER_SCOPES.has(scope)) return false
   return entries.some((entry) => entry.name === name && (
     scope === undefined ||
-    (ORG_SCOPES.has(scope) && entry.scope.includes('o')) ||
+    (ORG_SCOPES.has(scope) && isOrganizationEntry(entry)) ||
     (USER_SCOPES.has(scope) && entry.scope.includes('u'))
   ))
 }

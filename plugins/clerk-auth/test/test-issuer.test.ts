@@ -36,6 +36,9 @@ t.test('session tokens, with an organization, features and plans as Clerk writes
   t.equal((await app.inject({ url: '/org', headers: bearer(other) })).statusCode, 403)
   t.match((await app.inject({ url: '/me', headers: bearer(issuer.sessionToken()) })).json(), { userId: 'user_test', orgId: null })
   t.throws(() => issuer.sessionToken({ org: { id: 'org_1', permissions: ['invoices:read'] } }), /not a permission key/)
+  t.throws(() => issuer.sessionToken({ features: ['dashboard'] }), /features are scoped/)
+  t.throws(() => issuer.sessionToken({ plans: ['u:pro', 'pro'] }), /plans are scoped/)
+  t.match((await app.inject({ url: '/me', headers: bearer(issuer.sessionToken({ org: { id: 'org_acme', permissions: ['org:invoices:read'] }, features: ['uo:invoices'] })) })).json(), { orgPermissions: ['org:invoices:read'], claims: { fea: 'uo:invoices' } }, 'a feature of both scopes carries the organization mask')
   t.equal(issuer.jwksRequests(), 1, 'the plugin fetched its keys once')
 })
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { isOrganizationEntry, scopedEntries, type ScopedEntry } from '../auth-object.js'
 
 /** An active organization, as Clerk writes it in a v2 session token. */
 export interface OrganizationInput {
@@ -27,13 +28,20 @@ export interface SessionClaimsInput {
 
 const PERMISSION = /^org:([^:,]+):([^:,]+)$/
 
+/** Features or plans as given: each scoped (u:<name>, o:<name> or uo:<name>), as Clerk writes them. */
+function scoped (what: string, given: string[]): ScopedEntry[] {
+  const entries = scopedEntries(given.join(','))
+  if (entries.length !== given.length) throw new Error(`${what} are scoped: u:<name> or o:<name> (given ${given.join(', ')})`)
+  return entries
+}
+
 /**
  * Clerk's compact v2 form of features, plans and an organization: fea lists the features, o.per the
  * permission actions, and o.fpm one bit mask per organization feature (in fea order), bit i for per[i].
  */
 export function organizationClaims (org: OrganizationInput | undefined, features: string[] = [], plans: string[] = []): Record<string, unknown> {
   const claims: Record<string, unknown> = {}
-  const scoped = [...features]
+  const entries = scoped('features', features)
   const actions: string[] = []
   const granted = new Map<string, Set<string>>()
   for (const permission of org?.permissions ?? []) {
@@ -41,14 +49,14 @@ export function organizationClaims (org: OrganizationInput | undefined, features
     if (match === null) throw new Error(`${permission} is not a permission key: org:<feature>:<action>`)
     const [, feature, action] = match as unknown as [string, string, string]
     if (!actions.includes(action)) actions.push(action)
-    if (!scoped.some((entry) => entry.split(':')[1] === feature && entry.split(':')[0]?.includes('o') === true)) scoped.push(`o:${feature}`)
+    if (!entries.some((entry) => entry.name === feature && isOrganizationEntry(entry))) entries.push({ scope: 'o', name: feature })
     granted.set(feature, (granted.get(feature) ?? new Set()).add(action))
   }
-  if (scoped.length > 0) claims.fea = scoped.join(',')
-  if (plans.length > 0) claims.pla = plans.join(',')
+  if (entries.length > 0) claims.fea = entries.map(({ scope, name }) => `${scope}:${name}`).join(',')
+  if (plans.length > 0) claims.pla = scoped('plans', plans).map(({ scope, name }) => `${scope}:${name}`).join(',')
   if (org !== undefined) {
-    const masks = scoped.filter((entry) => entry.split(':')[0]?.includes('o') === true).map((entry) => {
-      const held = granted.get(entry.slice(entry.indexOf(':') + 1)) ?? new Set<string>()
+    const masks = entries.filter(isOrganizationEntry).map((entry) => {
+      const held = granted.get(entry.name) ?? new Set<string>()
       return actions.reduce((mask, action, bit) => held.has(action) ? mask | (1n << BigInt(bit)) : mask, 0n).toString()
     })
     claims.o = {

@@ -81,8 +81,14 @@ export async function installOffline (dir: string, packed: { tarball: string, ma
     ...(manifest.dependencies === undefined ? {} : { dependencies: manifest.dependencies }),
     ...(manifest.peerDependencies === undefined ? {} : { peerDependencies: manifest.peerDependencies })
   }
-  const project = { name: 'consumer', version: '1.0.0', private: true, dependencies }
+  // this repository's overrides for what is installed here (versions that declare Node 20), as the
+  // package README tells Node 20 users to write them
+  const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { overrides?: Record<string, unknown> }
+  const overrides = Object.fromEntries(Object.entries(rootManifest.overrides ?? {}).filter(([name]) => packages[`node_modules/${name}`] !== undefined))
+  const project = { name: 'consumer', version: '1.0.0', private: true, dependencies, ...(Object.keys(overrides).length === 0 ? {} : { overrides }) }
   writeFileSync(join(dir, 'package.json'), JSON.stringify(project, null, 2))
   writeFileSync(join(dir, 'package-lock.json'), JSON.stringify({ name: project.name, version: project.version, lockfileVersion: 3, requires: true, packages: { '': project, ...packages } }, null, 2))
-  await run('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], { cwd: dir })
+  const { stderr } = await run('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=warn'], { cwd: dir })
+  // every version installed declares the Node this repository promises
+  if (stderr.includes('EBADENGINE')) throw new Error(`npm warns that a package wants another Node:\n${stderr}`)
 }
