@@ -259,12 +259,11 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
 
   /**
    * Until when a confirmed caller may be served while its re-check waits for budget: one more cache
-   * period, never past the token's expiration. A revocation then goes unseen for at most twice the
-   * cache period, and only while Clerk's budget is spent; Clerk's own no (revoked, expired) is never
-   * overridden, since a stale verdict is used only when no call could be made.
+   * period, never past the token's expiration (an entry cut short by it gets nothing more). A
+   * revocation then goes unseen for at most twice the cache period, and only while Clerk's budget is
+   * spent. Only confirmed callers are ever served stale: Clerk's own no (revoked, expired) stands.
    */
-  function staleUntil (verdict: Verdict, until: number, nowMs: number): number {
-    if (isRefusal(verdict)) return until
+  function staleUntil (until: number, nowMs: number): number {
     return until < nowMs + options.cacheMs ? until : until + options.cacheMs
   }
 
@@ -276,7 +275,7 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
     }
     const nowMs = now()
     const { verdict, until } = judge(result, type, nowMs)
-    if (until !== undefined) cache.set(token, { verdict, until, staleUntil: staleUntil(verdict, until, nowMs) })
+    if (until !== undefined) cache.set(token, { verdict, until, staleUntil: staleUntil(until, nowMs) })
     return verdict
   }
 

@@ -4,31 +4,7 @@ import t, { type Test } from 'tap'
 import { createJwksKeyStore, createStaticKeyStore, type JwksKeyStoreOptions, type KeyStore } from '../key-store.js'
 import { generateSigningKey } from '../testing/index.js'
 import { startIssuer, type TestIssuer, testKeys } from './support/issuer.js'
-import { testClock } from './support/observe.js'
-
-type Level = 'error' | 'warn' | 'info' | 'debug'
-interface Entry { level: Level, fields: Record<string, unknown>, msg: string }
-
-/** A logger that keeps every call, and lets a test wait for the next one that matches. */
-function recordingLog () {
-  const entries: Entry[] = []
-  const waiting: Array<{ match: (entry: Entry) => boolean, resolve: (entry: Entry) => void }> = []
-  const write = (level: Level) => (fields: object, msg: string): void => {
-    const entry = { level, fields: fields as Record<string, unknown>, msg }
-    entries.push(entry)
-    for (const waiter of waiting.filter((w) => w.match(entry))) {
-      waiting.splice(waiting.indexOf(waiter), 1)
-      waiter.resolve(entry)
-    }
-  }
-  return {
-    entries,
-    log: { error: write('error'), warn: write('warn'), info: write('info'), debug: write('debug') },
-    /** The next entry logged from now on that matches. */
-    next: async (match: (entry: Entry) => boolean): Promise<Entry> => await new Promise((resolve) => waiting.push({ match, resolve })),
-    at: (level: Level) => entries.filter((entry) => entry.level === level)
-  }
-}
+import { type LogEntry, recordingLog, testClock } from './support/observe.js'
 
 function openStore (t: Test, issuer: TestIssuer, options: Partial<JwksKeyStoreOptions> & Pick<JwksKeyStoreOptions, 'log'>): KeyStore {
   const store = createJwksKeyStore({
@@ -45,7 +21,7 @@ function openStore (t: Test, issuer: TestIssuer, options: Partial<JwksKeyStoreOp
   return store
 }
 
-const loaded = (entry: Entry): boolean => entry.msg === 'Issuer signing keys loaded'
+const loaded = (entry: LogEntry): boolean => entry.msg === 'Issuer signing keys loaded'
 /** The modulus of a key the store hands out, to tell which published key it is. */
 const modulus = (key: KeyObject | Promise<KeyObject>): string | undefined => (key as KeyObject).export({ format: 'jwk' }).n
 
