@@ -150,7 +150,7 @@ const REVERIFICATION_PRESETS: Record<ReverificationPreset, { level: Reverificati
 export function meetsReverification (requirement: AuthRequirement['reverification'], fva: [number, number] | null): boolean {
   if (fva === null || requirement === undefined) return false
   const rule = typeof requirement === 'string' ? REVERIFICATION_PRESETS[requirement] : requirement
-  if (rule === undefined || typeof rule !== 'object' || !Number.isFinite(rule.afterMinutes) || rule.afterMinutes <= 0) return false
+  if (rule === null || typeof rule !== 'object' || !Number.isFinite(rule.afterMinutes) || rule.afterMinutes <= 0) return false
   const [firstAge, secondAge] = fva
   const firstOk = firstAge !== -1 && rule.afterMinutes > firstAge
   const secondOk = secondAge !== -1 && rule.afterMinutes > secondAge
@@ -174,8 +174,7 @@ const USER_SCOPES = new Set(['u', 'user'])
 function hasScopedEntry (asked: string, entries: ScopedEntry[]): boolean {
   const colon = asked.indexOf(':')
   const scope = colon === -1 ? undefined : asked.slice(0, colon)
-  const name = colon === -1 ? asked : asked.slice(colon + 1)
-  if (scope !== undefined && !ORG_SCOPES.has(scope) && !USER_SCOPES.has(scope)) return false
+  const name = asked.slice(colon + 1)
   return entries.some((entry) => entry.name === name && (
     scope === undefined ||
     (ORG_SCOPES.has(scope) && isOrganizationEntry(entry)) ||

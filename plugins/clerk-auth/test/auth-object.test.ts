@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { authFromClaims, decodeOrgPermissions, meetsReverification, type AuthRequirement } from '../auth-object.js'
+import { authFromClaims, decodeOrgPermissions, machineAuthFromClaims, machineAuthFromVerification, meetsReverification, unmetRequirements, type AuthRequirement, type MachineVerification } from '../auth-object.js'
 
 const vectors = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures/clerk-auth-object-vectors.json'), 'utf8'))
 
@@ -154,4 +154,39 @@ t.test('the auth object is frozen to the last claim, reads act only as an object
   t.equal(noOrg.has({ permission: 'org:f1:read' }), false, 'a permission without an active organization')
   const noRole = authFromClaims({ sub: 'u', sid: 's', org_id: 'org_1' })
   t.equal(noRole.has({ role: 'admin' }), false, 'an organization without a role')
+})
+
+t.test('reverification rules that make no sense are not met', async (t) => {
+  const rule = (afterMinutes: number) => ({ level: 'first_factor' as const, afterMinutes })
+  t.equal(meetsReverification('sometimes' as never, [1, 1]), false, 'an unknown preset')
+  t.equal(meetsReverification(null as never, [1, 1]), false, 'null')
+  t.equal(meetsReverification(5 as never, [1, 1]), false, 'a number')
+  t.equal(meetsReverification(rule(Number.POSITIVE_INFINITY), [1, 1]), false, 'no bound at all')
+  t.equal(meetsReverification(rule(Number.NaN), [1, 1]), false, 'NaN minutes')
+  t.equal(meetsReverification(rule(0), [-2, -1]), false, 'zero minutes, whatever the ages say')
+  t.equal(authFromClaims({ sub: 'u', sid: 's', fva: [1, 1] }).has({ reverification: null as never }), false, 'through has()')
+  t.equal(meetsReverification('strict', [5, 1]), true, 'a second factor verified a minute ago')
+})
+
+t.test('what a requirement leaves unmet, by name', async (t) => {
+  const machine = machineAuthFromVerification('oauth_token', { object: 'clerk_idp_oauth_access_token', id: 'oat_1', subject: 'user_1', scopes: ['pings:read'], claims: null, revoked: false, expired: false, expiration: null })
+  t.same(unmetRequirements(machine, { scope: 'pings:read', role: undefined }), [], 'a machine: what is asked, not what is named')
+  t.same(unmetRequirements(machine, { scope: 'pings:read', role: 'admin' }), ['role'], 'a machine has no role, even with the scope')
+  t.same(unmetRequirements(machine, { scope: 'pings:write' }), ['scope'])
+  const session = authFromClaims({ sub: 'u', sid: 's', v: 2, o: { id: 'org_1', rol: 'admin', per: '', fpm: '' } })
+  t.same(unmetRequirements(session, { role: 'admin', scope: 'pings:read' }), ['scope'], 'a session has no scopes')
+  const v1 = authFromClaims({ sub: 'u', sid: 's', org_id: 'org_1', org_role: 'org:admin' })
+  t.equal(v1.has({ permission: 'org:f1:read' }), false, 'an organization without a permission list')
+})
+
+t.test('machine callers: Clerk\'s fields, with its defaults for what an answer leaves out', async (t) => {
+  const m2m = machineAuthFromClaims('m2m_token', { iss: 'https://clerk.example.com', sub: 'mch_1', exp: 2, nbf: 1, iat: 1, jti: 'mt_1', aud: ['mch_2'], custom: 'x' })
+  t.same(m2m.claims, { aud: ['mch_2'], custom: 'x' }, 'the registered claims are left out, the others kept')
+  t.equal(m2m.id, 'mt_1')
+  t.equal(machineAuthFromClaims('m2m_token', { sub: 'mch_1', jti: 5 }).id, null, 'a jti that is not text is none')
+  const answer = { id: 'x_1', subject: 'user_1', claims: null, revoked: false, expired: false, expiration: null } as unknown as MachineVerification
+  const key = machineAuthFromVerification('api_key', { ...answer, object: 'api_key' })
+  t.match(key, { name: '', userId: 'user_1', orgId: null })
+  t.same(key.scopes, [], 'no scopes in the answer: none')
+  t.match(machineAuthFromVerification('oauth_token', { ...answer, object: 'clerk_idp_oauth_access_token' }), { scopes: [], clientId: '', userId: 'user_1' })
 })
