@@ -16,7 +16,8 @@ export function startServer (env: Record<string, string>, cwd: string): Started 
   let err = ''
   child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
   child.stderr.on('data', (chunk: Buffer) => { err += chunk.toString() })
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  // 'close', not 'exit': the process has ended and everything it wrote has been read
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
   return { child, stdout: () => out, stderr: () => err, exited }
 }
 
