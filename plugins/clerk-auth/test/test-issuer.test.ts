@@ -5,6 +5,7 @@ import t, { type Test } from 'tap'
 import clerkAuth, { TOKEN_TYPES, type ClerkAuthOptions } from '../index.js'
 import { createTestIssuer, generateSigningKey, type TestIssuer } from '../testing/index.js'
 import { waitFor } from './support/observe.js'
+import { bearer } from './support/tokens.js'
 
 async function appFor (t: Test, options: ClerkAuthOptions): Promise<FastifyInstance> {
   const app = Fastify()
@@ -21,8 +22,6 @@ async function issuerFor (t: Test, ...options: Parameters<typeof createTestIssue
   t.teardown(issuer.close)
   return issuer
 }
-
-const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 
 t.test('session tokens, with an organization, features and plans as Clerk writes them', async (t) => {
   const issuer = await issuerFor(t)

@@ -35,6 +35,9 @@ function scoped (what: string, given: string[]): ScopedEntry[] {
   return entries
 }
 
+/** Entries as fea and pla write them: scope:name, comma-separated. */
+const written = (entries: ScopedEntry[]): string => entries.map(({ scope, name }) => `${scope}:${name}`).join(',')
+
 /**
  * Clerk's compact v2 form of features, plans and an organization: fea lists the features, o.per the
  * permission actions, and o.fpm one bit mask per organization feature (in fea order), bit i for per[i].
@@ -52,8 +55,8 @@ export function organizationClaims (org: OrganizationInput | undefined, features
     if (!entries.some((entry) => entry.name === feature && isOrganizationEntry(entry))) entries.push({ scope: 'o', name: feature })
     granted.set(feature, (granted.get(feature) ?? new Set()).add(action))
   }
-  if (entries.length > 0) claims.fea = entries.map(({ scope, name }) => `${scope}:${name}`).join(',')
-  if (plans.length > 0) claims.pla = scoped('plans', plans).map(({ scope, name }) => `${scope}:${name}`).join(',')
+  if (entries.length > 0) claims.fea = written(entries)
+  if (plans.length > 0) claims.pla = written(scoped('plans', plans))
   if (org !== undefined) {
     const masks = entries.filter(isOrganizationEntry).map((entry) => {
       const held = granted.get(entry.name) ?? new Set<string>()
