@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import fastifyAutoload from '@fastify/autoload'
 import fastifyEnv from '@fastify/env'
 import { LogController, type FastifyInstance, type FastifyLoggerOptions, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
-import clerkAuth from '../plugins/clerk-auth/index.js'
+import clerkAuth, { clerkWebhooks, type InvalidOption } from '../plugins/clerk-auth/index.js'
 import corsPlugin from '../plugins/cors/index.js'
 import graphql from '../plugins/graphql/index.js'
 import metrics from '../plugins/metrics/index.js'
@@ -10,7 +10,7 @@ import overload from '../plugins/overload.js'
 import requestLog from '../plugins/request-log.js'
 import devIssuer from './dev-issuer/index.js'
 import { requestLoggerFactory } from './request-logger.js'
-import { checkSettings, clerkAuthOptions, ConfigError, configuredIssuer, corsSetting, graphqlAcceptsToken, metricsPortInUse, trustProxy, settingErrorFromOption, settingsSchema, toConfigError, type Settings } from './settings.js'
+import { checkSettings, clerkAuthOptions, ConfigError, configuredIssuer, corsSetting, graphqlAcceptsToken, hintFor, metricsPortInUse, trustProxy, settingErrorFromOption, settingsSchema, toConfigError, webhookSigningSecret, type Settings } from './settings.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,6 +27,8 @@ export interface AppOptions {
 
 // Where routes/auth/verify/ mounts the gateway check: gateways answer browsers themselves.
 const GATEWAY_PREFIX = '/auth/verify'
+// Where Clerk delivers webhooks (the endpoint's URL in the dashboard ends with it); servers call it, not pages.
+export const WEBHOOK_PATH = '/webhooks/clerk'
 
 // Tokens travel in these headers: no log line may carry them, whatever serializer is in use.
 const redact = { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'], censor: '[redacted]' }
@@ -82,7 +84,7 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
   // First of the request hooks: preflights are answered before anything else, and every answer
   // after it, refusals and shed requests included, carries the headers a page needs to read it.
   const cors = corsSetting(fastify.config, configuredIssuer(fastify.config) === undefined)
-  await fastify.register(corsPlugin, { origins: cors.origins, allowLoopbackOrigins: cors.allowLoopbackOrigins, excludedPrefixes: [GATEWAY_PREFIX] })
+  await fastify.register(corsPlugin, { origins: cors.origins, allowLoopbackOrigins: cors.allowLoopbackOrigins, excludedPrefixes: [GATEWAY_PREFIX, WEBHOOK_PATH] })
   if (cors.from === 'nothing set') {
     fastify.log.info('No browser on another origin may call the API: set CORS_ORIGINS (or CLERK_AUTHORIZED_PARTIES) to your frontend\'s origins to allow it.')
   }
@@ -111,6 +113,14 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
   const acceptsToken = graphqlAcceptsToken(fastify.config)
   if (!acceptsToken.every(fastify.clerkAuth.canVerify)) {
     throw new ConfigError('GRAPHQL_ACCEPTS_TOKEN', 'names api_key, which only Clerk\'s Backend API can verify: set CLERK_SECRET_KEY')
+  }
+  const signingSecret = webhookSigningSecret(fastify.config, fastify.devIssuer)
+  if (signingSecret !== undefined) {
+    try {
+      await fastify.register(clerkWebhooks, { prefix: WEBHOOK_PATH, signingSecret })
+    } catch (err) {
+      throw (err as Partial<InvalidOption>).option === 'signingSecret' ? new ConfigError('CLERK_WEBHOOK_SIGNING_SECRET', hintFor('CLERK_WEBHOOK_SIGNING_SECRET') as string) : err
+    }
   }
   await fastify.register(graphql, { publicIntrospection: fastify.config.GRAPHQL_PUBLIC_INTROSPECTION, acceptsToken })
 

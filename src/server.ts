@@ -6,6 +6,7 @@ import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import { AggregatorRegistry } from 'prom-client'
 import { listenForMetrics } from '../plugins/metrics/index.js'
+import type { Revocation, Verifier } from '../plugins/clerk-auth/index.js'
 import serviceApp, { processLogger, serverOptions } from './app.js'
 import { metricsPortInUse, readSettings, type Settings } from './settings.js'
 
@@ -27,6 +28,30 @@ function workerCount (config: Settings): number {
   return config.WORKERS === 'auto' ? availableParallelism() : Number(config.WORKERS)
 }
 
+interface RevocationMessage { clerkRevocation: Revocation }
+const isRevocationMessage = (message: unknown): message is RevocationMessage =>
+  typeof message === 'object' && message !== null && 'clerkRevocation' in message
+
+/**
+ * A webhook reaches one worker: what it revokes is sent to the primary, which passes it on to the
+ * other workers, so that a sign-out takes effect on every connection whichever worker serves it.
+ */
+function shareRevocations (verifier: Verifier): void {
+  let relayed = false
+  verifier.onRevocation((revocation) => {
+    if (!relayed) process.send?.({ clerkRevocation: revocation } satisfies RevocationMessage)
+  })
+  process.on('message', (message) => {
+    if (!isRevocationMessage(message)) return
+    relayed = true
+    try {
+      verifier.revoke(message.clerkRevocation)
+    } finally {
+      relayed = false
+    }
+  })
+}
+
 async function runPrimary (workers: number, config: Settings): Promise<void> {
   // The workers' metrics, summed, on the primary's listener (workers do not listen for metrics).
   if (config.METRICS_PORT !== 0) {
@@ -45,6 +70,12 @@ async function runPrimary (workers: number, config: Settings): Promise<void> {
     if (stopping) return
     process.stderr.write(`worker ${worker.process.pid ?? '?'} exited (${signal ?? code}); starting another\n`)
     setTimeout(fork, 1000).unref()
+  })
+  cluster.on('message', (from, message) => {
+    if (!isRevocationMessage(message)) return
+    for (const worker of Object.values(cluster.workers ?? {})) {
+      if (worker !== undefined && worker !== from) worker.send(message)
+    }
   })
   for (let i = 0; i < workers; i++) fork()
   const stop = (): void => {
@@ -75,6 +106,8 @@ async function runServer (): Promise<void> {
     app.log.fatal({ err }, 'start-up failed')
     process.exit(1)
   }
+
+  if (cluster.isWorker) shareRevocations(app.clerkAuth.verifier)
 
   const drainMs = app.config.SHUTDOWN_DRAIN_MS
   const production = app.config.NODE_ENV === 'production'

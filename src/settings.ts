@@ -13,7 +13,7 @@ export const settingsSchema = {
   required: [
     'NODE_ENV', 'PORT', 'HOST', 'LOG_LEVEL', 'CLERK_CLOCK_SKEW_MS', 'CLERK_JWKS_TIMEOUT_MS', 'CLERK_JWKS_REFRESH_INTERVAL_MS',
     'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS', 'CLERK_JWKS_MAX_STALE_MS', 'CLERK_ACCEPT_PENDING_SESSIONS',
-    'CLERK_VERIFICATION_CACHE_SIZE', 'CLERK_API_TIMEOUT_MS', 'CLERK_API_MAX_CALLS_PER_SECOND', 'CLERK_API_MAX_CALLS_PER_CLIENT_PER_SECOND', 'CLERK_MACHINE_TOKEN_CACHE_MS', 'GRAPHQL_ACCEPTS_TOKEN', 'GRAPHQL_PUBLIC_INTROSPECTION', 'LOG_REQUESTS', 'TRUST_PROXY', 'METRICS_HOST', 'METRICS_PORT', 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 'OVERLOAD_RETRY_AFTER_SECONDS', 'SHUTDOWN_DRAIN_MS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
+    'CLERK_VERIFICATION_CACHE_SIZE', 'CLERK_API_TIMEOUT_MS', 'CLERK_API_MAX_CALLS_PER_SECOND', 'CLERK_API_MAX_CALLS_PER_CLIENT_PER_SECOND', 'CLERK_MACHINE_TOKEN_CACHE_MS', 'CLERK_REVOCATION_RETENTION_MS', 'GRAPHQL_ACCEPTS_TOKEN', 'GRAPHQL_PUBLIC_INTROSPECTION', 'LOG_REQUESTS', 'TRUST_PROXY', 'METRICS_HOST', 'METRICS_PORT', 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 'OVERLOAD_RETRY_AFTER_SECONDS', 'SHUTDOWN_DRAIN_MS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
   ],
   properties: {
     NODE_ENV: { type: 'string', default: 'development' },
@@ -48,6 +48,10 @@ export const settingsSchema = {
     CLERK_API_MAX_CALLS_PER_SECOND: option.apiMaxCallsPerSecond,
     CLERK_API_MAX_CALLS_PER_CLIENT_PER_SECOND: option.apiMaxCallsPerClientPerSecond,
     CLERK_MACHINE_TOKEN_CACHE_MS: option.machineTokenCacheMs,
+    // Clerk's webhooks (POST /webhooks/clerk) end access at once: sign-outs, bans, memberships removed.
+    // Empty means unset: the route is off (the development issuer has a secret of its own).
+    CLERK_WEBHOOK_SIGNING_SECRET: { type: 'string' },
+    CLERK_REVOCATION_RETENTION_MS: option.revocationRetentionMs,
     // Empty means unset: M2M tokens of the instance are accepted whichever machines they name.
     CLERK_MACHINE_ID: { type: 'string' },
     // The kinds of token /graphql accepts, by Clerk's names (REST routes declare their own).
@@ -87,7 +91,8 @@ const settingOfPlainOption = {
   apiTimeoutMs: 'CLERK_API_TIMEOUT_MS',
   apiMaxCallsPerSecond: 'CLERK_API_MAX_CALLS_PER_SECOND',
   apiMaxCallsPerClientPerSecond: 'CLERK_API_MAX_CALLS_PER_CLIENT_PER_SECOND',
-  machineTokenCacheMs: 'CLERK_MACHINE_TOKEN_CACHE_MS'
+  machineTokenCacheMs: 'CLERK_MACHINE_TOKEN_CACHE_MS',
+  revocationRetentionMs: 'CLERK_REVOCATION_RETENTION_MS'
 } as const satisfies Partial<Record<keyof ClerkAuthOptions, keyof Settings>>
 type PlainOption = keyof typeof settingOfPlainOption
 
@@ -114,6 +119,7 @@ const hints: Partial<Record<keyof Settings, string>> = {
   CLERK_MACHINE_SECRET_KEY: 'must be a machine\'s secret key, ak_… (Dashboard > Machines)',
   CLERK_API_URL: 'must be Clerk\'s Backend API URL, https://api.clerk.com (plain http only for a loopback host)',
   CLERK_PUBLISHABLE_KEY: 'must be your instance\'s publishable key, pk_live_… or pk_test_… (Dashboard > API keys)',
+  CLERK_WEBHOOK_SIGNING_SECRET: 'must be your webhook endpoint\'s signing secret, whsec_… (Dashboard > Webhooks > the endpoint > Signing Secret)',
   CLERK_MACHINE_ID: 'must be this service\'s Clerk machine id, e.g. mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk (Dashboard > Machines)',
   LOG_REQUESTS: 'must be true or false',
   TRUST_PROXY: 'must be false, true, a number of proxy hops, or the proxies\' addresses and CIDRs, comma-separated (e.g. 10.0.0.0/8,127.0.0.1)',
@@ -127,7 +133,7 @@ const hints: Partial<Record<keyof Settings, string>> = {
 }
 
 /** The hint for a setting: written above, or for a whole number, its range from the schema. */
-function hintFor (variable: string): string | undefined {
+export function hintFor (variable: string): string | undefined {
   const known = hints[variable as keyof Settings]
   if (known !== undefined) return known
   const schema = (settingsSchema.properties as Record<string, { type?: string, minimum?: number, maximum?: number }>)[variable]
@@ -235,6 +241,11 @@ export function clerkAuthOptions (settings: Settings, devIssuer: { url: string, 
     machineSecretKey: unlessEmpty(settings.CLERK_MACHINE_SECRET_KEY),
     apiUrl: unlessEmpty(settings.CLERK_API_URL) ?? devIssuerUrl
   }
+}
+
+/** The secret Clerk's webhooks are signed with: the setting, else the development issuer's; none turns the route off. */
+export function webhookSigningSecret (settings: Pick<Settings, 'CLERK_WEBHOOK_SIGNING_SECRET'>, devIssuer: { webhookSigningSecret: string } | null | undefined): string | undefined {
+  return unlessEmpty(settings.CLERK_WEBHOOK_SIGNING_SECRET) ?? devIssuer?.webhookSigningSecret
 }
 
 /** Who may call the service from a browser on another origin, and which setting said so. */

@@ -34,6 +34,8 @@ export const clerkAuthOptionsSchema = {
     apiMaxCallsPerSecond: { type: 'integer', minimum: 1, maximum: 10_000, default: 20, description: 'Calls to Clerk\'s Backend API per second at most, whatever arrives; a quarter is kept for re-checking confirmed tokens.' },
     apiMaxCallsPerClientPerSecond: { type: 'integer', minimum: 1, maximum: 10_000, default: 5, description: 'Calls to Clerk\'s Backend API per second for tokens new to the process from one client address (an IPv6 /64): one client\'s junk cannot spend the others\' budget.' },
     machineTokenCacheMs: milliseconds(0, 300_000, 10_000, 'How long Clerk\'s answer on an opaque token is reused, in ms: the longest a revocation goes unseen.'),
+    revocationRetentionMs: milliseconds(60_000, 86_400_000, 3_600_000, 'How long a revocation (a session ended, a user banned, a membership removed) is held, in ms: at least the life of the tokens issued before it (Clerk\'s session tokens: 60 s).'),
+    maxRevocations: { type: 'integer', minimum: 1, maximum: 10_000_000, default: 100_000, description: 'Revocations held at most; past it the oldest are dropped first (counted in stats).' },
     realm: { type: 'string', pattern: '^[^"\\\\\\r\\n]*$', default: 'api', description: 'The realm of WWW-Authenticate: Bearer realm="…".' },
     retryAfterSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5, description: 'Retry-After, in seconds, on 503 issuer_unavailable.' },
     // Not data: checked by hand below, declared so that additionalProperties lets them through.
@@ -180,6 +182,8 @@ export function resolveOptions (options: ClerkAuthOptions): ResolvedOptions {
     apiMaxCallsPerSecond: valid.apiMaxCallsPerSecond,
     apiMaxCallsPerClientPerSecond: valid.apiMaxCallsPerClientPerSecond,
     machineTokenCacheMs: valid.machineTokenCacheMs,
+    revocationRetentionMs: valid.revocationRetentionMs,
+    maxRevocations: valid.maxRevocations,
     verificationCacheSize: valid.verificationCacheSize,
     jwtKey,
     jwksTimeoutMs: valid.jwksTimeoutMs,

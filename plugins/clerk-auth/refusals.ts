@@ -90,6 +90,10 @@ export const refusalTexts = {
     description: 'session pending',
     lasting: true
   },
+  session_revoked: {
+    message: 'Access has ended since the token was issued (signed out, session revoked, user banned or deleted, membership removed or role changed): sign in again.',
+    description: 'session revoked'
+  },
   token_revoked: {
     message: 'The machine token or API key has been revoked.',
     description: 'token revoked'

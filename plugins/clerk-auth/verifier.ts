@@ -1,11 +1,12 @@
 // The framework-free verifier: the key store, the verdict cache and the checks, with no Fastify in
 // it. The Fastify adapter (index.ts) turns its verdicts into replies; a plain Node script can use it as is.
 import type { KeyObject } from 'node:crypto'
-import { authFromClaims, machineAuthFromClaims } from './auth-object.js'
+import { authFromClaims, machineAuthFromClaims, type ClerkAuth } from './auth-object.js'
 import { createJwksKeyStore, createStaticKeyStore, type KeySetStats } from './key-store.js'
 import { decodeJwt, hasValidRs256Signature, type DecodedJwt } from './jwt.js'
 import { resolveOptions, type ClerkAuthOptions, type ResolvedOptions } from './options.js'
 import { RefusalError } from './refusals.js'
+import { Revocations, type Revocation } from './revocations.js'
 import { checkClaims, checkHeader, checkTypedHeader, type ClaimPolicy } from './token-checks.js'
 import { createSessionCookieReader, readPlainSessionCookie } from './session-cookie.js'
 import type { Client } from './client-key.js'
@@ -17,6 +18,7 @@ import { isRefusal, type Verdict } from './verdict.js'
 import { VerificationCache, reusableUntil, verdictHere } from './verification-cache.js'
 
 export { isRefusal, type Verdict } from './verdict.js'
+export type { Revocation } from './revocations.js'
 export type { CountedTokenType, VerdictCount } from './verdict-counts.js'
 
 export interface VerifierStats {
@@ -40,6 +42,9 @@ export interface VerifierStats {
   verdicts: VerdictCount[]
   /** The issuer's key-set fetches by outcome, and when the current set was loaded (ms, by the verifier's clock). */
   keySet: KeySetStats
+  /** Revocations held now, and those dropped to make room before their time. */
+  revocations: number
+  revocationsEvicted: number
 }
 
 export interface Verifier {
@@ -57,6 +62,15 @@ export interface Verifier {
    * where sessions are accepted, the __session cookie (which never carries a machine token).
    */
   verifyCredentials: (authorization: string | undefined, cookieHeader: string | undefined, accepts?: readonly TokenType[], client?: Client) => Verdict | Promise<Verdict>
+  /**
+   * Ends access Clerk has ended (from its webhooks): matching callers get session_revoked from now
+   * on, cached verdicts included, and listeners are told (open sockets close).
+   */
+  revoke: (revocation: Revocation) => void
+  /** Whether access of a caller verified earlier has been revoked since (for long-lived connections). */
+  isRevoked: (auth: ClerkAuth) => boolean
+  /** Calls listener after each revocation; returns the function that stops it. */
+  onRevocation: (listener: (revocation: Revocation) => void) => () => void
   /** Whether the issuer's keys are loaded and not too old. */
   isReady: () => boolean
   stats: () => VerifierStats
@@ -107,20 +121,31 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
   const readSessionCookie = resolved.publishableKey === undefined
     ? readPlainSessionCookie
     : createSessionCookieReader(resolved.publishableKey, now)
+  const revocations = new Revocations(resolved.revocationRetentionMs, resolved.maxRevocations)
+  const revocationListeners = new Set<(revocation: Revocation) => void>()
   let signatureChecks = 0
   let cacheHits = 0
   let cacheMisses = 0
   const counts = new VerdictCounts()
 
-  /** A verdict given: counted, cached where it may be reused, and returned. */
+  /**
+   * A verdict given, and counted: a caller whose access was revoked since is refused here, after the
+   * cache, so that a revocation reaches cached verdicts too.
+   */
+  function given (verdict: Verdict, type: TokenType | undefined): Verdict {
+    const revoked = revocations.size > 0 && !isRefusal(verdict) && revocations.revokes(verdict, now())
+    return counts.count(revoked ? 'session_revoked' : verdict, type)
+  }
+
+  /** A verdict given: cached where it may be reused, counted and returned. */
   function remember (token: string, verdict: Verdict, exp: unknown, nowMs: number, keyGeneration: number, type?: TokenType): Verdict {
     cache.remember(token, verdict, reusableUntil(verdict, exp, nowMs), keyGeneration, type)
-    return counts.count(verdict, type)
+    return given(verdict, type)
   }
 
   /** A verdict that may still be coming, counted once it is given. */
   function counted (verdict: Verdict | Promise<Verdict>, type: TokenType): Verdict | Promise<Verdict> {
-    return verdict instanceof Promise ? verdict.then((settled) => counts.count(settled, type)) : counts.count(verdict, type)
+    return verdict instanceof Promise ? verdict.then((settled) => given(settled, type)) : given(verdict, type)
   }
 
   /**
@@ -164,7 +189,7 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
       const generation = keyStore.generation()
       // Requests that waited on the same lookup with the same token: the first one verifies.
       const settled = cache.find(token, later, generation)
-      return settled === undefined ? judge(token, jwt, type, found, later, generation) : counts.count(verdictHere(settled, accepts), settled.tokenType)
+      return settled === undefined ? judge(token, jwt, type, found, later, generation) : given(verdictHere(settled, accepts), settled.tokenType)
     }, (err: unknown) => {
       if (err instanceof RefusalError) return counts.count(err.code, type)
       throw err
@@ -182,7 +207,7 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
       return verifyUncached(token, accepts, nowMs, keyGeneration, client)
     }
     cacheHits++
-    return counts.count(verdictHere(cached, accepts), cached.tokenType)
+    return given(verdictHere(cached, accepts), cached.tokenType)
   }
 
   return {
@@ -193,6 +218,15 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
       const found = findToken(authorization, sessions ? cookieHeader : undefined, readSessionCookie)
       if (found.refusal !== undefined) return counts.count(found.refusal, undefined)
       return verify(found.token, found.fromCookie ? SESSIONS_ONLY : accepts, client)
+    },
+    revoke (revocation) {
+      revocations.add(revocation, now())
+      for (const listener of revocationListeners) listener(revocation)
+    },
+    isRevoked: (auth) => revocations.revokes(auth, now()),
+    onRevocation (listener) {
+      revocationListeners.add(listener)
+      return () => { revocationListeners.delete(listener) }
     },
     isReady: () => keyStore.isFreshAt(now()),
     stats: () => {
@@ -207,7 +241,9 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
         machineApiBudgetRefusals: api?.budgetRefusals ?? { client: 0, process: 0 },
         machineApiStaleVerdicts: api?.staleVerdicts ?? 0,
         verdicts: counts.list(),
-        keySet: keyStore.stats()
+        keySet: keyStore.stats(),
+        revocations: revocations.size,
+        revocationsEvicted: revocations.evicted
       }
     },
     close: keyStore.close

@@ -20,6 +20,8 @@ export function registerClerkAuthMetrics (registry: Registry, stats: () => Clerk
   counterReadAtScrape(registry, 'clerk_auth_backend_api_budget_refusals_total', 'Calls to Clerk\'s Backend API not made because a budget was spent: scope client (one client\'s share of new tokens, CLERK_API_MAX_CALLS_PER_CLIENT_PER_SECOND) or process (CLERK_API_MAX_CALLS_PER_SECOND).',
     ['scope'], () => Object.entries(stats().machineApiBudgetRefusals).map(([scope, value]) => ({ labels: { scope }, value })))
   counterReadAtScrape(registry, 'clerk_auth_backend_api_stale_verdicts_total', 'Confirmed opaque tokens served past their cache period while their re-check waited for budget.', [], total((s) => s.machineApiStaleVerdicts))
+  gaugeReadAtScrape(registry, 'clerk_auth_revocations', 'Revocations held (sessions ended, users banned or deleted, memberships removed or changed, from Clerk\'s webhooks): their tokens get 401 session_revoked.', () => stats().revocations)
+  counterReadAtScrape(registry, 'clerk_auth_revocations_evicted_total', 'Revocations dropped before their time to stay within the maximum held.', [], total((s) => s.revocationsEvicted))
   counterReadAtScrape(registry, 'clerk_auth_jwks_fetches_total', 'Fetches of the issuer\'s key set, by outcome (ok, timeout, failed).', ['outcome'],
     () => Object.entries(stats().keySet.fetches).map(([outcome, value]) => ({ labels: { outcome }, value })))
   // Absent with a fixed key (CLERK_JWT_KEY) or before the first key set: there is no age to tell.

@@ -2,7 +2,7 @@
 import { once } from 'node:events'
 import { connect } from 'node:net'
 import t from 'tap'
-import { mintSessionToken } from '../../plugins/clerk-auth/testing/index.js'
+import { devWebhookSigningSecret, mintSessionToken, signWebhook, webhookEvent } from '../../plugins/clerk-auth/testing/index.js'
 import { loadOrCreateSigningKey } from '../../src/dev-issuer/signing-key.js'
 import { tempDir } from '../../plugins/clerk-auth/test/support/temp-dir.js'
 import { freePort } from '../support/loopback.js'
@@ -89,7 +89,7 @@ t.test('a connection that never sends a request does not hold the shutdown up', 
   silent.destroy()
 })
 
-t.test('WORKERS=2: two processes share the port, their metrics are summed, and they stop together', async (t) => {
+t.test('WORKERS=2: two processes share the port, their metrics are summed, a revocation reaches both, and they stop together', async (t) => {
   const dir = tempDir(t)
   const [port, issuerPort, metricsPort] = [await freePort(), await freePort(), await freePort()]
   const server = startServer({ PORT: String(port), DEV_ISSUER_PORT: String(issuerPort), DEV_ISSUER_DIR: dir, WORKERS: '2', SHUTDOWN_DRAIN_MS: '2000', METRICS_PORT: String(metricsPort) }, dir)
@@ -97,7 +97,8 @@ t.test('WORKERS=2: two processes share the port, their metrics are summed, and t
   await waitForLine(server.stdout, /(Server listening at[\s\S]*){2}/)
   const pids = new Set([...server.stdout().matchAll(/"pid":(\d+)[^\n]*Server listening/g)].map((match) => match[1]))
   t.equal(pids.size, 2, 'two worker processes')
-  const token = mintSessionToken(loadOrCreateSigningKey(dir), `http://127.0.0.1:${issuerPort}`, { sub: 'user_workers', azp: 'http://localhost:3000' })
+  const key = loadOrCreateSigningKey(dir)
+  const token = mintSessionToken(key, `http://127.0.0.1:${issuerPort}`, { sub: 'user_workers', sid: 'sess_workers', azp: 'http://localhost:3000' })
   for (let i = 0; i < 10; i++) {
     const res = await fetch(`http://127.0.0.1:${port}/rest-endpoints/${i}`, { headers: { authorization: `Bearer ${token}` } })
     t.equal(await res.text(), `REST Ping #${i}!`)
@@ -109,6 +110,20 @@ t.test('WORKERS=2: two processes share the port, their metrics are summed, and t
   t.equal(metricValue(samples, 'clerk_auth_decisions_total', { result: 'refused', code: 'token_missing' }), 5)
   t.equal(metricValue(samples, 'http_request_duration_seconds_count', { route: '/rest-endpoints/:id', status_code: '200' }), 10)
   t.equal(metricValue(samples, 'clerk_auth_ready'), 1)
+  t.equal(metricValue(samples, 'clerk_auth_revocations'), 0)
+
+  // the webhook reaches one worker, which tells the other through the primary
+  const delivery = signWebhook(devWebhookSigningSecret(key.privateKey), JSON.stringify(webhookEvent('session.revoked', { sessionId: 'sess_workers' })))
+  const hook = await fetch(`http://127.0.0.1:${port}/webhooks/clerk`, { method: 'POST', headers: delivery.headers, body: delivery.body })
+  t.equal(hook.status, 200)
+  const held = async (): Promise<number | undefined> => metricValue(parseMetrics(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()), 'clerk_auth_revocations')
+  // polled until both hold it (each scrape asks both workers), a bounded number of times
+  for (let scrape = 0; scrape < 500 && await held() !== 2; scrape++);
+  t.equal(await held(), 2, 'both workers hold the revocation')
+  for (let i = 0; i < 10; i++) {
+    const res = await fetch(`http://127.0.0.1:${port}/rest-endpoints/${i}`, { headers: { authorization: `Bearer ${token}` } })
+    t.equal((await res.json() as { code: string }).code, 'session_revoked', `request ${i}`)
+  }
   server.child.kill('SIGTERM')
   await waitForStatus(`http://127.0.0.1:${port}/ready`, 503)
   t.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200, 'the workers drain too')

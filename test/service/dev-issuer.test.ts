@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { copyFileSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
@@ -11,6 +11,7 @@ import { freePort } from '../support/loopback.js'
 
 const run = promisify(execFile)
 const MINT_CLI = join(import.meta.dirname, '../../dist/src/dev-issuer/mint-token.js')
+const WEBHOOK_CLI = join(import.meta.dirname, '../../dist/src/dev-issuer/send-webhook.js')
 
 t.test('with no CLERK_ISSUER_URL the built-in issuer starts and its tokens pass the same JWKS path', async (t) => {
   const dir = tempDir(t)
@@ -202,4 +203,29 @@ t.test('scripts/run-built.mjs builds only when a source changed since its last b
   utimesSync(join(dir, 'src/entry.ts'), later, later)
   t.equal(await launch(), 'a b')
   t.equal(builds(), 2, 'again after a source changed')
+})
+
+t.test('npm run webhook sends the running service a signed event: a session revoked from the command line', async (t) => {
+  const dir = tempDir(t)
+  const app = await buildApp(t, { DEV_ISSUER_PORT: 0, DEV_ISSUER_DIR: dir })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/webhooks/clerk`
+  const token = app.devIssuer?.sessionToken({ sid: 'sess_cli' }) as string
+  const me = async (): Promise<number> => (await app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${token}` } })).statusCode
+  t.equal(await me(), 200)
+  const env = { PATH: process.env.PATH, DEV_ISSUER_DIR: dir }
+  const sent = await run(process.execPath, [WEBHOOK_CLI, 'session.revoked', '--sid', 'sess_cli', '--url', url], { env, cwd: dir })
+  t.equal(sent.stdout, '200 {"received":true,"duplicate":false,"revoked":"session"}\n')
+  t.equal(await me(), 401)
+
+  const missing = await run(process.execPath, [WEBHOOK_CLI, 'organizationMembership.updated', '--sub', 'user_1'], { env, cwd: dir }).catch((err: { code: number, stderr: string }) => err)
+  t.match(missing, { code: 1, stderr: 'organizationMembership.updated needs --org and --role\n' })
+  const unknown = await run(process.execPath, [WEBHOOK_CLI, 'session.created'], { env, cwd: dir }).catch((err: { code: number, stderr: string }) => err)
+  t.match(unknown, { code: 1, stderr: /^Name one event type: session\.revoked, / })
+  const configured = await run(process.execPath, [WEBHOOK_CLI, 'user.deleted', '--sub', 'user_1'], { env: { ...env, CLERK_ISSUER_URL: 'https://clerk.example.com' }, cwd: dir }).catch((err: { code: number, stderr: string }) => err)
+  t.match(configured, { code: 1, stderr: /CLERK_WEBHOOK_SIGNING_SECRET is not/ })
+  const refused = await run(process.execPath, [WEBHOOK_CLI, 'user.deleted', '--sub', 'user_1', '--url', url], { env: { ...env, CLERK_WEBHOOK_SIGNING_SECRET: 'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, cwd: dir }).catch((err: { code: number, stdout: string }) => err)
+  t.match(refused, { code: 1, stdout: /^400 .*webhook_signature_invalid/ }, 'a secret the service does not have')
+  const { stdout: help } = await run(process.execPath, [WEBHOOK_CLI, '--help'], { env, cwd: dir })
+  for (const option of ['--sid', '--sub', '--org', '--role', '--banned', '--url']) t.match(help, option)
 })

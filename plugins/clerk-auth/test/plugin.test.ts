@@ -103,6 +103,8 @@ t.test('the defaults and ranges the plugin README documents', async (t) => {
     clockSkewMs: 5000,
     acceptPendingSessions: false,
     verificationCacheSize: 10_000,
+    revocationRetentionMs: 3_600_000,
+    maxRevocations: 100_000,
     jwksTimeoutMs: 5000,
     jwksRefreshIntervalMs: 300_000,
     jwksUnknownKidCooldownMs: 30_000,

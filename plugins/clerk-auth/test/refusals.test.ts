@@ -34,6 +34,7 @@ t.test('every refusal says what is wrong in its own words', async (t) => {
     ['token_type_not_accepted', 'This route does not accept this kind of token (session, M2M, OAuth access token, API key; JWT templates never).', 'token type not accepted'],
     ['token_audience_invalid', "The machine token was not issued for this service: its aud or scopes do not name this service's machine.", 'token not issued for this service'],
     ['session_pending', 'The session is pending: it still has a task to finish (for example choosing an organization).', 'session pending'],
+    ['session_revoked', 'Access has ended since the token was issued (signed out, session revoked, user banned or deleted, membership removed or role changed): sign in again.', 'session revoked'],
     ['token_revoked', 'The machine token or API key has been revoked.', 'token revoked'],
     ['token_unknown', 'Clerk does not know this machine token or API key.', 'unknown token'],
     ['issuer_unavailable', "The issuer's signing keys cannot be fetched right now; retry shortly.", null],

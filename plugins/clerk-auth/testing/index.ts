@@ -6,3 +6,4 @@ export { rsaThumbprint, signJwt, type JwtHeader, type JwtPayload } from './sign-
 export { organizationClaims, sessionClaims, type OrganizationInput, type SessionClaimsInput } from './session-claims.js'
 export { m2mClaims, m2mHeader, oauthClaims, oauthHeader, type M2mClaimsInput, type OAuthClaimsInput } from './machine-claims.js'
 export { answerBackendApi, devMachineSecretKey, devSecretKey, mintDevOpaqueToken, readDevOpaqueToken, verificationBody, type BackendApiRequest, type OpaqueTokenRecord, type OpaqueTokenType } from './backend-api.js'
+export { devWebhookSigningSecret, generateWebhookSigningSecret, signWebhook, webhookEvent, type SignWebhookOptions, type WebhookDelivery, type WebhookEventInput } from './webhooks.js'

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { answerBackendApi, devMachineSecretKey, devSecretKey, mintDevOpaqueToken, readDevOpaqueToken } from './backend-api.js'
 import { m2mClaims, m2mHeader, oauthClaims, oauthHeader, type M2mClaimsInput, type OAuthClaimsInput } from './machine-claims.js'
 import { sessionClaims, type SessionClaimsInput } from './session-claims.js'
+import { devWebhookSigningSecret, signWebhook, webhookEvent, type SignWebhookOptions, type WebhookDelivery, type WebhookEventInput } from './webhooks.js'
 import { signJwt } from './sign-jwt.js'
 import { generateSigningKey, type SigningKey } from './signing-key.js'
 
@@ -81,6 +82,13 @@ export interface TestIssuer {
   secretKey: string
   /** A machine secret key: clerk-auth's `machineSecretKey`, for opaque M2M tokens verified as a machine. */
   machineSecretKey: string
+  /** Its webhook endpoint's signing secret (whsec_…): clerkWebhooks' `signingSecret`. */
+  webhookSigningSecret: string
+  /**
+   * A webhook delivery of an event of this type (session.revoked, user.deleted, …) as Clerk sends
+   * it, signed with webhookSigningSecret and dated by the issuer's clock: POST its body and headers.
+   */
+  webhook: (type: string, input?: WebhookEventInput, options?: SignWebhookOptions) => WebhookDelivery
   /** Its public key as PEM: clerk-auth's `jwtKey`, for networkless mode. */
   publicKeyPem: string
   /** A session token (v2 claims; organization, features, plans and any claim through the input). */
@@ -220,6 +228,7 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
   const authorizedParty = options.authorizedParty ?? 'http://localhost:3000'
   const secretKey = devSecretKey(instanceKey.privateKey)
   const machineSecretKey = devMachineSecretKey(instanceKey.privateKey)
+  const webhookSigningSecret = devWebhookSigningSecret(instanceKey.privateKey)
   let published: SigningKey[] = [instanceKey]
   let jwksRequests = 0
   let abandonedJwksRequests = 0
@@ -323,6 +332,8 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
     get kid () { return signer().publicJwk.kid },
     secretKey,
     machineSecretKey,
+    webhookSigningSecret,
+    webhook: (type, input = {}, signOptions = {}) => signWebhook(webhookSigningSecret, JSON.stringify(webhookEvent(type, input, now())), { sentAt: now(), ...signOptions }),
     publicKeyPem: createPublicKey(instanceKey.privateKey).export({ type: 'spki', format: 'pem' }) as string,
     sessionToken,
     m2mToken: (input = {}) => mintM2mToken(signer(), url, { nowSeconds: nowSeconds(), ...input, machineId: input.machineId ?? 'mch_test' }),

@@ -1,0 +1,85 @@
+// clerkWebhooks in a plain Fastify app: its options, the Standard Webhooks header names, and what
+// the verifier tells listeners (open sockets) when a delivery ends access.
+import Fastify from 'fastify'
+import t from 'tap'
+import clerkAuth, { clerkWebhooks, type Revocation } from '../index.js'
+import { signWebhook, webhookEvent } from '../testing/index.js'
+import { startIssuer } from './support/issuer.js'
+import { testClock } from './support/observe.js'
+
+t.test('a delivery under the Standard Webhooks header names is read as under Svix\'s, and listeners hear of it', async (t) => {
+  const clock = testClock()
+  const issuer = await startIssuer(t, { now: clock.now })
+  const app = Fastify()
+  t.teardown(async () => await app.close())
+  await app.register(clerkAuth, { issuer: issuer.url, now: clock.now })
+  await app.register(clerkWebhooks, { prefix: '/hooks', signingSecret: issuer.webhookSigningSecret })
+  const heard: Revocation[] = []
+  const stop = app.clerkAuth.verifier.onRevocation((revocation) => heard.push(revocation))
+
+  const svix = issuer.webhook('session.revoked', { sessionId: 'sess_a' })
+  const standard = {
+    'content-type': 'application/json; charset=utf-8',
+    'webhook-id': svix.headers['svix-id'],
+    'webhook-timestamp': svix.headers['svix-timestamp'],
+    'webhook-signature': svix.headers['svix-signature']
+  }
+  const res = await app.inject({ method: 'POST', url: '/hooks', headers: standard, payload: svix.body })
+  t.equal(res.statusCode, 200)
+  t.same(heard, [{ kind: 'session', sessionId: 'sess_a' }])
+  const caller = await app.clerkAuth.verifier.verify(issuer.sessionToken({ sid: 'sess_a' }))
+  t.equal(caller, 'session_revoked')
+
+  stop()
+  const body = JSON.stringify(webhookEvent('user.deleted', { userId: 'user_b' }, clock.now()))
+  const user = signWebhook(issuer.webhookSigningSecret, body, { sentAt: clock.now() })
+  t.same((await app.inject({ method: 'POST', url: '/hooks', headers: user.headers, payload: body })).json(), { received: true, duplicate: false, revoked: 'user' })
+  t.equal(heard.length, 1, 'a stopped listener hears no more')
+  t.equal(app.clerkAuth.stats().revocations, 2)
+  const session = issuer.sessionToken({ sub: 'user_b', sid: 'sess_b' })
+  const verdict = await app.clerkAuth.verifier.verify(session)
+  t.equal(verdict, 'session_revoked')
+  clock.advance(1000)
+  const later = await app.clerkAuth.verifier.verify(issuer.sessionToken({ sub: 'user_b', sid: 'sess_c' }))
+  t.not(later, 'session_revoked', 'a token issued after the event')
+  t.equal(typeof later === 'object' && app.clerkAuth.verifier.isRevoked(later), false)
+})
+
+t.test('its options are checked when it is registered', async (t) => {
+  const issuer = await startIssuer(t)
+  const build = async (options: Record<string, unknown>, withClerkAuth = true): Promise<void> => {
+    const app = Fastify()
+    t.teardown(async () => await app.close())
+    if (withClerkAuth) await app.register(clerkAuth, { issuer: issuer.url })
+    await app.register(clerkWebhooks, options as never)
+    await app.ready()
+  }
+  await t.rejects(build({ signingSecret: issuer.webhookSigningSecret }, false), /clerkWebhooks needs clerk-auth: register it first/)
+  for (const signingSecret of [undefined, '', 'whsec_', 'sk_test_abc', 'whsec_not base64', 42]) {
+    await t.rejects(build({ signingSecret }), { code: 'FST_CLERK_AUTH_INVALID_OPTION', option: 'signingSecret', message: /whsec_ followed by base64/ }, String(signingSecret))
+  }
+  await t.rejects(build({ signingSecret: 'whsec_abc' }), { code: 'FST_CLERK_AUTH_INVALID_OPTION', option: 'signingSecret', message: /is not valid base64/ })
+  for (const bodyLimit of [1023, 1.5, '4096', Infinity]) {
+    await t.rejects(build({ signingSecret: issuer.webhookSigningSecret, bodyLimit }), { option: 'bodyLimit', message: /at least 1024/ }, String(bodyLimit))
+  }
+  await t.resolves(build({ signingSecret: issuer.webhookSigningSecret, bodyLimit: 1024 }))
+})
+
+t.test('bodyLimit caps what is read, in bytes', async (t) => {
+  const clock = testClock()
+  const issuer = await startIssuer(t, { now: clock.now })
+  const app = Fastify()
+  t.teardown(async () => await app.close())
+  await app.register(clerkAuth, { issuer: issuer.url, now: clock.now })
+  await app.register(clerkWebhooks, { prefix: '/hooks', signingSecret: issuer.webhookSigningSecret, bodyLimit: 2048 })
+  const sized = (bytes: number) => {
+    const event = webhookEvent('session.revoked', { sessionId: 'sess_a' }, clock.now())
+    const padded = JSON.stringify({ ...event, padding: '' })
+    return signWebhook(issuer.webhookSigningSecret, JSON.stringify({ ...event, padding: 'x'.repeat(bytes - padded.length) }), { sentAt: clock.now() })
+  }
+  const fits = sized(2048)
+  t.equal(Buffer.byteLength(fits.body), 2048)
+  t.equal((await app.inject({ method: 'POST', url: '/hooks', headers: fits.headers, payload: fits.body })).statusCode, 200)
+  const over = sized(2049)
+  t.equal((await app.inject({ method: 'POST', url: '/hooks', headers: over.headers, payload: over.body })).statusCode, 413)
+})
