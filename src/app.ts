@@ -3,9 +3,9 @@ import fastifyAutoload from '@fastify/autoload'
 import fastifyEnv from '@fastify/env'
 import { LogController, type FastifyInstance, type FastifyLoggerOptions, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import clerkAuth, { clerkWebhooks, type InvalidOption } from '../plugins/clerk-auth/index.js'
-import corsPlugin from '../plugins/cors/index.js'
+import corsPlugin, { originMatcher } from '../plugins/cors/index.js'
 import graphql from '../plugins/graphql/index.js'
-import metrics from '../plugins/metrics/index.js'
+import metrics, { registerSocketMetrics } from '../plugins/metrics/index.js'
 import overload from '../plugins/overload.js'
 import requestLog from '../plugins/request-log.js'
 import devIssuer from './dev-issuer/index.js'
@@ -122,7 +122,19 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
       throw (err as Partial<InvalidOption>).option === 'signingSecret' ? new ConfigError('CLERK_WEBHOOK_SIGNING_SECRET', hintFor('CLERK_WEBHOOK_SIGNING_SECRET') as string) : err
     }
   }
-  await fastify.register(graphql, { publicIntrospection: fastify.config.GRAPHQL_PUBLIC_INTROSPECTION, acceptsToken })
+  await fastify.register(graphql, {
+    publicIntrospection: fastify.config.GRAPHQL_PUBLIC_INTROSPECTION,
+    acceptsToken,
+    subscriptions: {
+      // the origins whose pages may call the API may open its sockets, and no others
+      isAllowedOrigin: originMatcher(cors),
+      initTimeoutMs: fastify.config.GRAPHQL_WS_INIT_TIMEOUT_MS,
+      maxSockets: fastify.config.GRAPHQL_WS_MAX_SOCKETS,
+      maxSubscriptionsPerSocket: fastify.config.GRAPHQL_WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
+      maxMessageBytes: fastify.config.GRAPHQL_WS_MAX_MESSAGE_BYTES,
+      exposeStats: (stats) => { if (fastify.metrics !== null) registerSocketMetrics(fastify.metrics.registry, stats) }
+    }
+  })
 
   await fastify.register(fastifyAutoload, {
     dir: join(import.meta.dirname, '../plugins'),

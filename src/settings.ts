@@ -13,7 +13,7 @@ export const settingsSchema = {
   required: [
     'NODE_ENV', 'PORT', 'HOST', 'LOG_LEVEL', 'CLERK_CLOCK_SKEW_MS', 'CLERK_JWKS_TIMEOUT_MS', 'CLERK_JWKS_REFRESH_INTERVAL_MS',
     'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS', 'CLERK_JWKS_MAX_STALE_MS', 'CLERK_ACCEPT_PENDING_SESSIONS',
-    'CLERK_VERIFICATION_CACHE_SIZE', 'CLERK_API_TIMEOUT_MS', 'CLERK_API_MAX_CALLS_PER_SECOND', 'CLERK_API_MAX_CALLS_PER_CLIENT_PER_SECOND', 'CLERK_MACHINE_TOKEN_CACHE_MS', 'CLERK_REVOCATION_RETENTION_MS', 'GRAPHQL_ACCEPTS_TOKEN', 'GRAPHQL_PUBLIC_INTROSPECTION', 'LOG_REQUESTS', 'TRUST_PROXY', 'METRICS_HOST', 'METRICS_PORT', 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 'OVERLOAD_RETRY_AFTER_SECONDS', 'SHUTDOWN_DRAIN_MS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
+    'CLERK_VERIFICATION_CACHE_SIZE', 'CLERK_API_TIMEOUT_MS', 'CLERK_API_MAX_CALLS_PER_SECOND', 'CLERK_API_MAX_CALLS_PER_CLIENT_PER_SECOND', 'CLERK_MACHINE_TOKEN_CACHE_MS', 'CLERK_REVOCATION_RETENTION_MS', 'GRAPHQL_ACCEPTS_TOKEN', 'GRAPHQL_PUBLIC_INTROSPECTION', 'GRAPHQL_WS_INIT_TIMEOUT_MS', 'GRAPHQL_WS_MAX_SOCKETS', 'GRAPHQL_WS_MAX_SUBSCRIPTIONS_PER_SOCKET', 'GRAPHQL_WS_MAX_MESSAGE_BYTES', 'LOG_REQUESTS', 'TRUST_PROXY', 'METRICS_HOST', 'METRICS_PORT', 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 'OVERLOAD_RETRY_AFTER_SECONDS', 'SHUTDOWN_DRAIN_MS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
   ],
   properties: {
     NODE_ENV: { type: 'string', default: 'development' },
@@ -58,6 +58,11 @@ export const settingsSchema = {
     GRAPHQL_ACCEPTS_TOKEN: { type: 'string', default: 'session_token' },
     // GraphiQL loads the schema without a token; turn it off where the schema is nobody's business.
     GRAPHQL_PUBLIC_INTROSPECTION: { type: 'boolean', default: true },
+    // GraphQL subscriptions over WebSocket on /graphql: their bounds.
+    GRAPHQL_WS_INIT_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 60_000, default: 3000 },
+    GRAPHQL_WS_MAX_SOCKETS: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 },
+    GRAPHQL_WS_MAX_SUBSCRIPTIONS_PER_SOCKET: { type: 'integer', minimum: 1, maximum: 1000, default: 20 },
+    GRAPHQL_WS_MAX_MESSAGE_BYTES: { type: 'integer', minimum: 1024, maximum: 1_048_576, default: 65_536 },
     LOG_REQUESTS: { type: 'boolean', default: false },
     // Whose X-Forwarded-For is believed (request.ip): false, true (anyone's: only behind a proxy that
     // overwrites it), a number of hops, or the proxies' addresses and CIDRs, comma-separated.

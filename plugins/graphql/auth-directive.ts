@@ -36,14 +36,25 @@ export function applyAuthDirective (schema: GraphQLSchema): GraphQLSchema {
       const requirement = values as AuthRequirement
       const problem = requirementProblem(requirement)
       if (problem !== undefined) throw new Error(`${type.name}.${field.name}: @auth ${problem}`)
-      const resolve = field.resolve ?? defaultFieldResolver
-      field.resolve = (source, args, context: MercuriusContext, info) => {
+      const check = (context: MercuriusContext): void => {
         const auth = context.reply.request.auth
         const unmet = auth === null ? (Object.keys(requirement) as Array<keyof AuthRequirement>) : context.app.clerkAuth.unmet(auth, requirement)
         if (unmet.length > 0) {
           throw new mercurius.ErrorWithProps(forbiddenMessage(requirement, unmet), { code: 'FORBIDDEN', missing: missingPart(requirement, unmet) })
         }
+      }
+      const resolve = field.resolve ?? defaultFieldResolver
+      field.resolve = (source, args, context: MercuriusContext, info) => {
+        check(context)
         return resolve(source, args, context, info)
+      }
+      // Subscription fields: checked at subscribe too, so that a forbidden subscription never starts.
+      const { subscribe } = field
+      if (subscribe !== undefined) {
+        field.subscribe = (source, args, context: MercuriusContext, info) => {
+          check(context)
+          return subscribe(source, args, context, info)
+        }
       }
     }
   }

@@ -1,12 +1,13 @@
 import { errorCodes, type FastifyInstance, type preParsingHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import type { GraphQLError } from 'graphql'
+import { Kind, validate, type GraphQLError } from 'graphql'
 import mercurius, { type MercuriusOptions } from 'mercurius'
 import { isRefusal, makeRoutesPublic, refusalTexts, type RefusalCode, type TokenType } from '../clerk-auth/index.js'
 import { applyAuthDirective, optionalAuthFields } from './auth-directive.js'
 import { INTROSPECTION_FIELDS, isIntrospectionOnly, rootSelectsOnly } from './introspection.js'
 import { queryLimits, queryProblem, type QueryProblem } from './query-limits.js'
 import { resolvers, schema } from './schema.js'
+import { setUpSubscriptions, type SubscriptionOptions } from './subscriptions.js'
 
 /** A refused operation: expected traffic, so it is answered without logging a stack trace. */
 class OperationRefused extends mercurius.ErrorWithProps {
@@ -76,12 +77,15 @@ export interface GraphqlOptions {
   publicIntrospection: boolean
   /** The kinds of token GraphQL operations accept. */
   acceptsToken: readonly TokenType[]
+  /** Subscriptions over WebSocket on /graphql (session tokens): their bounds and allowed origins (DEFAULT_SUBSCRIPTION_OPTIONS). */
+  subscriptions?: Partial<SubscriptionOptions>
 }
 
 async function graphql (fastify: FastifyInstance, options: GraphqlOptions): Promise<void> {
   // Every route of this (encapsulated) plugin skips the REST check: GraphQL authenticates each
   // operation in preExecution instead, so that introspection can run without a token.
   makeRoutesPublic(fastify)
+  const sockets = await setUpSubscriptions(fastify, options.subscriptions)
 
   await fastify.register(mercurius, {
     schema,
@@ -95,7 +99,17 @@ async function graphql (fastify: FastifyInstance, options: GraphqlOptions): Prom
     errorFormatter: errorFormatterFor(!options.publicIntrospection),
     // Bounds on what any caller, with a token or without, can make the parser and validation do.
     additionalRouteOptions: { bodyLimit: queryLimits.bodyBytes, preParsing: jsonBodiesOnly },
-    graphql: { parseOptions: { maxTokens: queryLimits.tokens } }
+    graphql: { parseOptions: { maxTokens: queryLimits.tokens } },
+    subscription: sockets.subscription
+  })
+  sockets.guardMessages()
+
+  // Mercurius neither validates subscription documents nor bounds them: both happen here, at subscribe.
+  fastify.graphql.addHook('preSubscriptionExecution', async (schema, document) => {
+    const problem = queryProblem(document, queryLimits)
+    if (problem !== undefined) throw OperationRefused.badQuery(problem)
+    const [invalid] = validate(schema, document)
+    if (invalid !== undefined) throw new mercurius.ErrorWithProps(options.publicIntrospection ? invalid.message : invalid.message.replace(SUGGESTION, ''), { code: 'GRAPHQL_VALIDATION_FAILED' })
   })
 
   // Runs on documents not in Mercurius' cache, before validation.
@@ -116,6 +130,10 @@ async function graphql (fastify: FastifyInstance, options: GraphqlOptions): Prom
   const anonymousOtherFields = publicIntrospection ? INTROSPECTION_FIELDS : new Set<string>()
 
   fastify.graphql.addHook('preExecution', async (_schema, document, context) => {
+    // graphql-js would run a subscription over HTTP once, as if it were a query: it belongs on a socket
+    if (document.definitions.some((definition) => definition.kind === Kind.OPERATION_DEFINITION && definition.operation === 'subscription')) {
+      throw new OperationRefused('subscription_over_http', 'Subscriptions run over a WebSocket on this path (graphql-transport-ws), not over HTTP.', { code: 'BAD_REQUEST' }, 400)
+    }
     const { reply } = context
     // Authenticated callers (the common case) need no walk of the document.
     const result = await fastify.clerkAuth.authenticate(reply.request, accepts)

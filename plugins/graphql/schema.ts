@@ -1,4 +1,5 @@
-import type { IResolvers, MercuriusContext } from 'mercurius'
+import { setTimeout as delay } from 'node:timers/promises'
+import mercurius, { type IResolvers, type MercuriusContext } from 'mercurius'
 import type { ClerkAuth, SessionAuth } from '../clerk-auth/index.js'
 import { authDirectiveTypeDefs } from './auth-directive.js'
 
@@ -14,6 +15,16 @@ export const schema = /* GraphQL */ `
     me: Me!
     "Hello to the signed-in caller, or to a guest: the one field that runs without a token."
     greeting: String! @optionalAuth
+  }
+
+  "Over a WebSocket (graphql-transport-ws, or the legacy graphql-ws): the socket's session token is sent in connection_init, and a fresh one in a ping payload before it expires."
+  type Subscription {
+    "GraphQL Ping #<id>! at once, then every everyMs milliseconds (250 to 60000), for as long as the socket's session lasts."
+    pings(id: ID!, everyMs: Int = 1000): String!
+    "The organization-scoped ping: needs the org:pings:read permission, checked at subscribe."
+    orgPings(id: ID!, everyMs: Int = 1000): String! @auth(permission: "org:pings:read")
+    "The caller as the socket's current token says, at once and then every everyMs: a refreshed token shows here (a new organization role, for example)."
+    whoami(everyMs: Int = 1000): Me!
   }
 
   "Who is impersonating the user, during impersonation."
@@ -47,14 +58,46 @@ export const schema = /* GraphQL */ `
   }
 `
 
+// Ticks at most this often, and at least this rarely: a subscription cannot become a busy loop.
+export const EVERY_MS = { min: 250, max: 60_000 }
+
+/** Ticks at once and then every everyMs; refused at subscribe when everyMs is out of bounds. */
+function ticks (everyMs: number): AsyncGenerator<number> {
+  if (!Number.isInteger(everyMs) || everyMs < EVERY_MS.min || everyMs > EVERY_MS.max) {
+    throw new mercurius.ErrorWithProps(`everyMs must be a whole number from ${EVERY_MS.min} to ${EVERY_MS.max}`, { code: 'BAD_USER_INPUT' })
+  }
+  return (async function * () {
+    for (let tick = 0; ; tick++) {
+      yield tick
+      await delay(everyMs)
+    }
+  })()
+}
+
+const orgPingText = (id: string, context: MercuriusContext): string => {
+  // sessions only, and @auth(permission) admits members of an organization only
+  const { orgSlug, orgId } = context.reply.request.auth as SessionAuth
+  return `Org Ping #${id} for ${orgSlug ?? orgId as string}!`
+}
+
 export const resolvers: IResolvers = {
+  Subscription: {
+    pings: {
+      subscribe: (_root: unknown, { everyMs }: { everyMs: number }) => ticks(everyMs),
+      resolve: (_tick: unknown, { id }: { id: string }) => `GraphQL Ping #${id}!`
+    },
+    orgPings: {
+      subscribe: (_root: unknown, { everyMs }: { everyMs: number }) => ticks(everyMs),
+      resolve: (_tick: unknown, { id }: { id: string }, context: MercuriusContext) => orgPingText(id, context)
+    },
+    whoami: {
+      subscribe: (_root: unknown, { everyMs }: { everyMs: number }) => ticks(everyMs),
+      resolve: (_tick: unknown, _args: unknown, context: MercuriusContext) => context.reply.request.auth
+    }
+  },
   Query: {
     pingOne: (_root: unknown, { id }: { id: string }) => `GraphQL Ping #${id}!`,
-    orgPing: (_root: unknown, { id }: { id: string }, context: MercuriusContext) => {
-      // sessions only (the endpoint's default), and @auth(permission) admits members of an organization only
-      const { orgSlug, orgId } = context.reply.request.auth as SessionAuth
-      return `Org Ping #${id} for ${orgSlug ?? orgId as string}!`
-    },
+    orgPing: (_root: unknown, { id }: { id: string }, context: MercuriusContext) => orgPingText(id, context),
     // Operations other than introspection run only once authenticated (preExecution).
     me: (_root: unknown, _args: unknown, context: MercuriusContext) => context.reply.request.auth,
     greeting: (_root: unknown, _args: unknown, context: MercuriusContext) => {

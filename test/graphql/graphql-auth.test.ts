@@ -45,11 +45,14 @@ t.test('GraphQL authentication', async (t) => {
     t.same(json.json(), { data: { pingOne: 'GraphQL Ping #7!' } }, 'JSON, which a browser preflights cross-site, runs')
   })
 
-  t.test('GET runs queries only', async (t) => {
-    for (const query of ['mutation { __typename }', 'subscription { __typename }']) {
+  t.test('GET runs queries only; subscriptions run on sockets only', async (t) => {
+    for (const query of ['mutation { __typename }', 'subscription { pings(id: "1") }']) {
       const res = await app.inject({ method: 'GET', url: `/graphql?query=${encodeURIComponent(query)}`, headers: { cookie: `__session=${issuer.sign()}` } })
       t.equal(res.statusCode, 405, query)
     }
+    const posted = await app.inject({ method: 'POST', url: '/graphql', payload: { query: 'subscription { pings(id: "1") }' }, headers: { authorization: `Bearer ${issuer.sign()}` } })
+    t.equal(posted.statusCode, 400)
+    t.match(posted.json(), { data: null, errors: [{ message: /Subscriptions run over a WebSocket/, extensions: { code: 'BAD_REQUEST' } }] })
   })
 
   t.test('GET /graphql with a token', async (t) => {
