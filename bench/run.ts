@@ -3,7 +3,8 @@
 // Options: --rounds N (5), --duration S (2), --connections N (50), --long (adds a 1M-request memory run),
 //          --workers N (also measures the service with WORKERS=N, unpinned),
 //          --recipe (adds the design card's recipe, @fastify/jwt + get-jwks, as a third target in every round),
-//          --gateway (only the gateway bench instead: nginx -> backend through auth_request to the service, against no authentication; bench/gateway.ts).
+//          --gateway (only the gateway bench instead: nginx -> backend through auth_request to the service, against no authentication; bench/gateway.ts),
+//          --sockets N (2000; 0 leaves them out): GraphQL sockets held idle (memory per socket), then each subscribed to pings every 250 ms.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +14,7 @@ import { freePort } from './free-port.js'
 import { load, LOAD_CORE, measure, median, pinned, rssMiB, runLoadProcess, SERVER_CORE, startServer, unexpectedOf, type Server } from './harness.js'
 import type { LoadResult, LoadSpec } from './load.js'
 import type { OverloadResult, OverloadSpec } from './overload-load.js'
+import type { SocketsResult, SocketsSpec } from './sockets-load.js'
 
 const root = join(import.meta.dirname, '../..')
 const { values: args } = parseArgs({
@@ -24,7 +26,8 @@ const { values: args } = parseArgs({
     recipe: { type: 'boolean', default: false },
     'overload-clients': { type: 'string', default: '2000' },
     workers: { type: 'string' },
-    gateway: { type: 'boolean', default: false }
+    gateway: { type: 'boolean', default: false },
+    sockets: { type: 'string', default: '2000' }
   }
 })
 const rounds = Number(args.rounds)
@@ -251,6 +254,15 @@ if (args.workers !== undefined) {
   workersReport = { workers: Number(args.workers), rows: workerRows }
 }
 
+// GraphQL sockets: signed in and idle (the service's memory per socket), then each subscribed to pings.
+const SOCKET_PINGS_EVERY_MS = 250
+let sockets: SocketsResult | undefined
+if (Number(args.sockets) > 0) {
+  const spec: SocketsSpec = { url: `${service.url.replace(/^http/, 'ws')}/graphql`, pid: service.pid, token: oneToken, sockets: Number(args.sockets), everyMs: SOCKET_PINGS_EVERY_MS, durationSeconds: Math.max(durationSeconds, 5) }
+  sockets = await runLoadProcess<SocketsResult>('sockets-load.js', spec)
+  process.stdout.write(`sockets: ${sockets.acknowledged}/${sockets.sockets} signed in, ${sockets.messagesPerSecond.toFixed(0)} messages/s\n`)
+}
+
 // Optional: a million requests with distinct tokens, RSS sampled after warm-up and at the end.
 let memory: { requests: number, rssAfterWarmupMiB: number, rssAfterMiB: number, growthMiB: number, maxDuringMiB: number } | undefined
 if (args.long) {
@@ -313,6 +325,11 @@ for (const row of rows) {
   process.stdout.write(`  ${pad(row.scenario, 32)} ${num(row.serviceCpuMicrosPerRequest, 1)} vs ${num(row.metricsOff.cpuMicrosPerRequest, 1)} µs, ` +
     `x${num(row.metricsOff.cpuCostRatio, 3)} (rounds ${num(Math.min(...row.metricsOff.cpuCostRatios), 3)}-${num(Math.max(...row.metricsOff.cpuCostRatios), 3)})\n`)
 }
+if (sockets !== undefined) {
+  process.stdout.write(`\nSockets: ${sockets.acknowledged} of ${sockets.sockets} GraphQL sockets signed in (graphql-transport-ws, one session token), then each subscribed to pings every ${SOCKET_PINGS_EVERY_MS} ms:\n`)
+  process.stdout.write(`  memory per idle authenticated socket: ${sockets.kibPerIdleSocket.toFixed(1)} KiB (service RSS ${sockets.rssBeforeMiB.toFixed(0)} -> ${sockets.rssIdleMiB.toFixed(0)} MiB)\n`)
+  process.stdout.write(`  messages: ${sockets.messagesPerSecond.toFixed(0)} per second of ${sockets.expectedPerSecond.toFixed(0)} due, ${sockets.cpuMicrosPerMessage.toFixed(1)} CPU µs per message; closed early: ${sockets.closedEarly}\n`)
+}
 process.stdout.write(`\nOverload: ${overloadClients} clients honouring Retry-After, each request a new token (RSA), ${overloadDuration} s after a 1 s warm-up, 2 rounds (medians; max over rounds):\n`)
 for (const row of overload) {
   process.stdout.write(`  ${pad(row.target, 26)} served ${num(row.servedPerSecond)} req/s, p50 ${num(row.servedP50Ms)} ms, p99 ${num(row.servedP99Ms)} ms, max ${num(row.servedMaxMs)} ms; ` +
@@ -346,5 +363,5 @@ if (memory !== undefined) {
 const resultsDir = join(root, 'bench/results')
 mkdirSync(resultsDir, { recursive: true })
 const file = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
-writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, durationSeconds, connections, pinned, rows, overload: { clients: overloadClients, durationSeconds: overloadDuration, results: overload }, workers: workersReport, memory, unknownKidFetches }, null, 2))
+writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds, durationSeconds, connections, pinned, rows, overload: { clients: overloadClients, durationSeconds: overloadDuration, results: overload }, workers: workersReport, memory, sockets, unknownKidFetches }, null, 2))
 process.stdout.write(`\nresults: ${file}\n`)

@@ -2,7 +2,10 @@
 export const clientScript = `'use strict';
 (function () {
   var root = document.getElementById('graphiql');
-  var fetcher = GraphiQL.createFetcher({ url: root.getAttribute('data-endpoint') });
+  var endpoint = root.getAttribute('data-endpoint');
+  // subscriptions over a socket to the same path; the Headers tab's Authorization goes in connection_init
+  var socketUrl = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + endpoint;
+  var fetcher = GraphiQL.createFetcher({ url: endpoint, subscriptionUrl: socketUrl });
   var defaultQuery = '# Run with the play button. Introspection works without a token;\\n# pingOne needs an Authorization header (Headers tab below).\\nquery {\\n  pingOne(id: "12345")\\n  me { userId sessionId orgId orgRole orgPermissions }\\n}\\n';
   function render (headers) {
     ReactDOM.createRoot(root).render(React.createElement(GraphiQL, {

@@ -3,7 +3,7 @@
 // the socket closes when its token expires (unless a fresh token of the same session arrives in a
 // ping) or when Clerk revokes the session, and every socket is bounded in time, number and size.
 import websocket from '@fastify/websocket'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { MercuriusOptions } from 'mercurius'
 import type { RawData, WebSocket } from 'ws'
 import { isRefusal, SESSIONS_ONLY, type ClerkAuth, type RefusalCode, type SessionAuth } from '../clerk-auth/index.js'
@@ -110,8 +110,14 @@ const parse = (data: RawData): unknown => {
   }
 }
 
-const json = (reply: FastifyReply, statusCode: number, error: string, code: string, message: string): void => {
-  reply.code(statusCode).send({ statusCode, error, code, message })
+/** A page served by this host (GraphiQL): not another site, whatever the allowed origins say. */
+export function sameHost (origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false
+  try {
+    return new URL(origin).host === host.toLowerCase()
+  } catch {
+    return false
+  }
 }
 
 /**
@@ -142,31 +148,36 @@ export async function setUpSubscriptions (fastify: FastifyInstance, given: Parti
   const closes: Record<string, number> = {}
   let subscriptions = 0
 
-  await fastify.register(websocket, { options: { maxPayload: options.maxMessageBytes } })
+  // At the upgrade, before a socket exists (and at no cost to HTTP requests): foreign origins and too many sockets.
+  function upgradeRefusal (origin: string | undefined, host: string | undefined): { statusCode: number, body: string } | undefined {
+    const refusal = (statusCode: number, error: string, code: string, message: string): { statusCode: number, body: string } =>
+      ({ statusCode, body: JSON.stringify({ statusCode, error, code, message }) })
+    if (origin !== undefined && !sameHost(origin, host) && !options.isAllowedOrigin(origin)) {
+      return refusal(403, 'Forbidden', 'origin_not_allowed', 'Pages of this origin may not open a GraphQL socket: the service\'s allowed origins (CORS) do not list it.')
+    }
+    if (connections.size >= options.maxSockets) {
+      return refusal(503, 'Service Unavailable', 'too_many_sockets', 'This process holds as many GraphQL sockets as it may; retry shortly.')
+    }
+    return undefined
+  }
+  await fastify.register(websocket, {
+    options: {
+      maxPayload: options.maxMessageBytes,
+      // ws answers a refusal itself: the status, and the JSON body with its type
+      verifyClient: (info, answer) => {
+        const { origin, host } = info.req.headers
+        const refused = upgradeRefusal(origin, host)
+        if (refused === undefined) answer(true)
+        else answer(false, refused.statusCode, refused.body, { 'Content-Type': 'application/json; charset=utf-8' })
+      }
+    }
+  })
 
   function close (connection: Connection, code: number, reason: string): void {
     if (connection.closed) return
     connection.closed = true
     connection.socket.close(code, reason)
   }
-
-  // Before the upgrade, as an HTTP answer the page can read: foreign origins and too many sockets.
-  fastify.addHook('onRequest', (request, reply, done) => {
-    if (request.headers.upgrade?.toLowerCase() !== 'websocket') {
-      done()
-      return
-    }
-    const { origin } = request.headers
-    if (origin !== undefined && !options.isAllowedOrigin(origin)) {
-      json(reply, 403, 'Forbidden', 'origin_not_allowed', 'Pages of this origin may not open a GraphQL socket: the service\'s allowed origins (CORS) do not list it.')
-      return
-    }
-    if (connections.size >= options.maxSockets) {
-      json(reply, 503, 'Service Unavailable', 'too_many_sockets', 'This process holds as many GraphQL sockets as it may; retry shortly.')
-      return
-    }
-    done()
-  })
 
   /** A ping carrying a fresh token: the same session's moves the deadline, anything else ends the socket. */
   async function refresh (connection: Connection, authorization: string): Promise<void> {

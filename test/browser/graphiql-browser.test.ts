@@ -41,6 +41,23 @@ t.test('GraphiQL works offline, with and without a token', async (t) => {
   mkdirSync(ARTIFACTS, { recursive: true })
   await page.screenshot({ path: join(ARTIFACTS, 'graphiql.png') })
 
+  // A subscription: over a socket to /graphql, the Headers tab's token in connection_init.
+  await page.evaluate(`document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror
+    .setValue('subscription {\\n  pings(id: "42", everyMs: 250)\\n}\\n')`)
+  // GraphiQL parses the editor's text a moment after it changes, and picks HTTP or the socket by that
+  const parsedAs = async (operation: string): Promise<boolean> => await page.evaluate(`document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror
+    .documentAST?.definitions[0]?.operation === '${operation}'`)
+  for (let check = 0; check < 200 && !await parsedAs('subscription'); check++);
+  t.ok(await parsedAs('subscription'), 'GraphiQL sees a subscription')
+  await runQuery(page)
+  await page.locator('.result-window', { hasText: 'GraphQL Ping #42!' }).waitFor({ timeout: 10_000 })
+  t.match(await resultText(page), /GraphQL Ping #42!/, 'the subscription streams over the socket')
+  await page.screenshot({ path: join(ARTIFACTS, 'graphiql-subscription.png') })
+  await runQuery(page) // the run button stops a running subscription
+  await page.evaluate(`document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror
+    .setValue('query {\\n  pingOne(id: "12345")\\n}\\n')`)
+  for (let check = 0; check < 200 && !await parsedAs('query'); check++);
+
   // Without a token: empty the headers editor and run again.
   await page.evaluate(`[...document.querySelectorAll('.graphiql-editor-tool .CodeMirror')]
     .find((editor) => editor.CodeMirror.getValue().includes('Bearer'))

@@ -147,7 +147,7 @@ t.test('who is calling is decided at connection_init: the payload\'s token, unde
   t.same(await bad.closed, { code: 4400, reason: 'invalid_connection_params' })
 })
 
-t.test('an upgrade from a page of a foreign origin is refused before a socket exists; an allowed origin opens one', async (t) => {
+t.test('an upgrade from a page of a foreign origin is refused before a socket exists; an allowed origin, or the service\'s own host, opens one', async (t) => {
   const { url } = await setUp(t, { CORS_ORIGINS: 'https://app.example.com' })
   const foreign = new WebSocket(url, 'graphql-transport-ws', { headers: { origin: 'https://evil.example' } })
   foreign.on('error', () => {})
@@ -161,6 +161,10 @@ t.test('an upgrade from a page of a foreign origin is refused before a socket ex
   t.teardown(() => { allowed.terminate() })
   await once(allowed, 'open')
   t.pass('the allowed origin\'s socket is open')
+  const own = new WebSocket(url, 'graphql-transport-ws', { headers: { origin: new URL(url.replace('ws:', 'http:')).origin } })
+  t.teardown(() => { own.terminate() })
+  await once(own, 'open')
+  t.pass('a page of the service\'s own host (GraphiQL) opens one whatever CORS lists')
 })
 
 t.test('a signed session.revoked closes that session\'s sockets at once with 4401 session_revoked, and no other; metrics count sockets, subscriptions and closes', async (t) => {
