@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { clerkAuthOptionsSchema, resolveOptions, type ClerkAuthOptions } from '../options.js'
+import { clerkAuthOptionsSchema, isBareOrigin, resolveOptions, type ClerkAuthOptions } from '../options.js'
 import { testKeys } from './support/issuer.js'
 import { publicPem } from './support/tokens.js'
 
@@ -87,4 +87,11 @@ t.test('the package README lists every option with its default and range, and th
     else if (property.type !== undefined) t.notMatch(row.fallback, /^`/, `${name}: no default value`)
     if (property.minimum !== undefined) t.ok(row.meaning.includes(`(${property.minimum} to ${property.maximum ?? ''})`), `${name}: the range ${property.minimum} to ${property.maximum ?? ''}`)
   }
+})
+
+t.test('URL options name the right example, and isBareOrigin refuses what is no URL', async (t) => {
+  t.throws(() => resolveOptions({ issuer: 'clerk' }), { option: 'issuer', message: /issuer must be an absolute URL, e.g. https:\/\/your-app\.clerk\.accounts\.dev$/ })
+  t.throws(() => resolveOptions({ issuer: 'https://clerk.example.com', apiUrl: 'api' }), { option: 'apiUrl', message: /apiUrl must be an absolute URL, e.g. https:\/\/api\.clerk\.com$/ })
+  for (const value of ['', 'null', 'app.example.com']) t.equal(isBareOrigin(value), false, JSON.stringify(value))
+  t.equal(isBareOrigin('https://app.example.com'), true)
 })

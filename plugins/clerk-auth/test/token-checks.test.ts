@@ -1,5 +1,6 @@
 import t from 'tap'
-import { checkClaims, checkHeader, type ClaimPolicy } from '../token-checks.js'
+import { checkClaims, checkHeader, checkTypedHeader, m2mScopes, oauthScopes, type ClaimPolicy } from '../token-checks.js'
+import { acceptsTokenProblem, M2M_CATEGORY, TEMPLATE_CATEGORY } from '../token-types.js'
 
 const NOW = 1_800_000_000_000
 const nowS = NOW / 1000
@@ -70,4 +71,47 @@ t.test('checkClaims authorized parties', async (t) => {
   t.equal(checkClaims({ ...valid, azp: 'https://app.example.com.evil.com' }, withParties, NOW), 'token_unauthorized_party')
   t.equal(checkClaims({ ...valid, azp: undefined }, withParties, NOW), 'token_unauthorized_party')
   t.equal(checkClaims({ ...valid, azp: ['https://app.example.com'] }, withParties, NOW), 'token_unauthorized_party')
+})
+
+t.test('the kinds\' header rules: what an M2M and an OAuth token may carry', async (t) => {
+  t.equal(checkTypedHeader('m2m_token', { alg: 'RS256', kid: 'ins_1', typ: 'JWT', cat: M2M_CATEGORY }), undefined, 'typed JWT, of the M2M category')
+  t.equal(checkTypedHeader('m2m_token', { alg: 'RS256', kid: 'ins_1' }), undefined, 'neither said')
+  t.equal(checkTypedHeader('m2m_token', { alg: 'RS256', kid: 'ins_1', typ: 'at+jwt' }), 'token_header_invalid')
+  t.equal(checkTypedHeader('m2m_token', { alg: 'RS256', kid: 'ins_1', cat: TEMPLATE_CATEGORY }), 'token_header_invalid')
+  t.equal(checkTypedHeader('oauth_token', { alg: 'RS256', kid: 'ins_1', typ: 'at+jwt' }), undefined)
+  t.equal(checkTypedHeader('oauth_token', { alg: 'RS256', kid: 'ins_1', typ: 'at+jwt', cat: TEMPLATE_CATEGORY }), 'token_header_invalid')
+  t.equal(checkTypedHeader('session_token', { alg: 'RS256', kid: 'ins_1', typ: 'at+jwt', cat: TEMPLATE_CATEGORY }), undefined, 'sessions have no such rule')
+})
+
+t.test('machine claims: lists hold non-empty strings only, and space-separated scopes drop empty entries', async (t) => {
+  const m2m = { iss: policy.issuer, sub: 'mch_caller', exp: nowS + 60, iat: nowS, jti: 'mt_1' }
+  const oauth = { iss: policy.issuer, sub: 'user_1', client_id: 'client_1', exp: nowS + 60, iat: nowS }
+  t.equal(checkClaims({ ...m2m, aud: ['mch_a', 'mch_b'] }, policy, NOW, 'm2m_token'), undefined)
+  t.equal(checkClaims({ ...m2m, aud: ['mch_a', ''] }, policy, NOW, 'm2m_token'), 'token_claims_invalid', 'one empty entry spoils the list')
+  t.equal(checkClaims({ ...oauth, scp: ['read', 'write'] }, policy, NOW, 'oauth_token'), undefined)
+  t.equal(checkClaims({ ...oauth, scp: ['read', 7] }, policy, NOW, 'oauth_token'), 'token_claims_invalid')
+  t.equal(checkClaims({ ...oauth, scope: 'read write' }, policy, NOW, 'oauth_token'), undefined)
+  t.equal(checkClaims({ ...oauth, scope: ['read'] }, policy, NOW, 'oauth_token'), 'token_claims_invalid')
+  t.same(m2mScopes({ scopes: ' mch_a  mch_b ' }), ['mch_a', 'mch_b'])
+  t.same(m2mScopes({ aud: 'mch_a' }), ['mch_a'])
+  t.same(m2mScopes({ aud: ['mch_a', 'mch_b'] }), ['mch_a', 'mch_b'])
+  t.same(m2mScopes({}), [], 'neither scopes nor aud: no machine')
+  t.same(oauthScopes({ scope: 'read  write ' }), ['read', 'write'])
+  t.same(oauthScopes({ scp: ['a'], scope: 'b' }), ['a'], 'scp wins')
+  t.same(oauthScopes({}), [])
+  t.same(oauthScopes({ scope: 7 }), [])
+})
+
+t.test('checkClaims judges by session rules unless told the kind', async (t) => {
+  t.equal(checkClaims(valid, policy, NOW), undefined)
+  const m2m = { iss: policy.issuer, sub: 'mch_caller', exp: nowS + 60, iat: nowS }
+  t.equal(checkClaims(m2m, policy, NOW), 'token_claims_invalid', 'an M2M payload has no sid')
+  t.equal(checkClaims(m2m, policy, NOW, 'm2m_token'), undefined)
+})
+
+t.test('acceptsTokenProblem names what is wrong', async (t) => {
+  t.equal(acceptsTokenProblem(['session_token', 'jwt']), 'has an unknown token type "jwt" (known: session_token, m2m_token, oauth_token, api_key)')
+  t.equal(acceptsTokenProblem([]), 'must be a non-empty array of session_token, m2m_token, oauth_token, api_key')
+  t.equal(acceptsTokenProblem(['api_key', 'api_key']), 'names a token type twice')
+  t.equal(acceptsTokenProblem(['api_key', 'session_token']), undefined)
 })
