@@ -84,20 +84,34 @@ export function parsePemPublicKey (text: string): KeyObject | undefined {
 }
 
 /**
+ * Runs work with a signal that aborts after ms with a TimeoutError, as AbortSignal.timeout() would.
+ * Not AbortSignal.timeout() itself: Node's timer holds that signal weakly, and a signal collected
+ * while a body is still being read never fires. Here the timer holds it until the work settles.
+ */
+export async function withTimeout<T> (ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController()
+  const timer = setTimeout(() => { controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')) }, ms)
+  timer.unref()
+  try {
+    return await work(controller.signal)
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
  * GETs a JSON document with a timeout that really aborts (connection, headers and body alike)
  * and a cap on the body size.
  */
 export async function fetchJson (url: string, options: { timeoutMs: number, maxBytes: number }): Promise<unknown> {
-  const response = await fetch(url, {
-    signal: AbortSignal.timeout(options.timeoutMs),
-    redirect: 'error',
-    headers: { accept: 'application/json' }
+  return await withTimeout(options.timeoutMs, async (signal) => {
+    const response = await fetch(url, { signal, redirect: 'error', headers: { accept: 'application/json' } })
+    if (!response.ok) {
+      await response.body?.cancel()
+      throw new Error(`HTTP ${response.status}`)
+    }
+    return await readJsonBody(response, options.maxBytes)
   })
-  if (!response.ok) {
-    await response.body?.cancel()
-    throw new Error(`HTTP ${response.status}`)
-  }
-  return await readJsonBody(response, options.maxBytes)
 }
 
 /** Thrown when an answer's body is over the cap, declared or streamed. */

@@ -5,7 +5,7 @@ import { Ajv, type ValidateFunction } from 'ajv'
 import { LruMap } from 'toad-cache'
 import { machineAuthFromVerification, type MachineVerification } from './auth-object.js'
 import { clientKey, type Client } from './client-key.js'
-import { BodyTooLargeError, readJsonBody } from './jwks.js'
+import { BodyTooLargeError, readJsonBody, withTimeout } from './jwks.js'
 import type { Logger } from './options.js'
 import type { RefusalCode } from './refusals.js'
 import type { MachineTokenType } from './token-types.js'
@@ -206,38 +206,40 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
     const endpoint = ENDPOINTS[type]
     const key = type === 'm2m_token' ? options.machineSecretKey ?? options.secretKey : options.secretKey
     apiCalls++
-    let response: Response
-    try {
-      // the timeout covers the body too: it is read within the same signal
-      response = await fetch(`${options.apiUrl}${endpoint.path}`, {
-        method: 'POST',
-        signal: AbortSignal.timeout(options.timeoutMs),
-        redirect: 'error',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'clerk-api-version': CLERK_API_VERSION },
-        body: JSON.stringify({ [endpoint.field]: token })
-      })
-    } catch (err) {
-      return failureOf(err)
-    }
-    if (response.status !== 200) {
-      await response.body?.cancel()
-      // Clerk does not know the token (or finds it malformed): the caller's problem
-      if (response.status === 400 || response.status === 404 || response.status === 422) return { refusal: 'token_unknown' }
-      if ((response.status === 401 || response.status === 403) && !rejectedKeyLogged) {
-        rejectedKeyLogged = true
-        log.error({ status: response.status }, 'Clerk\'s Backend API refused the secret key: check CLERK_SECRET_KEY / CLERK_MACHINE_SECRET_KEY')
+    // the timeout covers the body too: it is read within the same signal
+    return await withTimeout(options.timeoutMs, async (signal) => {
+      let response: Response
+      try {
+        response = await fetch(`${options.apiUrl}${endpoint.path}`, {
+          method: 'POST',
+          signal,
+          redirect: 'error',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'clerk-api-version': CLERK_API_VERSION },
+          body: JSON.stringify({ [endpoint.field]: token })
+        })
+      } catch (err) {
+        return failureOf(err)
       }
-      return { failure: 'status', detail: `HTTP ${response.status}` }
-    }
-    let body: unknown
-    try {
-      body = await readJsonBody(response, MAX_ANSWER_BYTES)
-    } catch (err) {
-      return err instanceof SyntaxError ? { failure: 'answer', detail: 'an answer that is not JSON' } : failureOf(err)
-    }
-    // an OAuth token Clerk no longer considers active
-    if ((body as { active?: unknown } | null)?.active === false) return { refusal: 'token_expired' }
-    return isVerification(body, type) ? { verification: body } : { failure: 'answer', detail: 'an answer that is not a verification' }
+      if (response.status !== 200) {
+        await response.body?.cancel()
+        // Clerk does not know the token (or finds it malformed): the caller's problem
+        if (response.status === 400 || response.status === 404 || response.status === 422) return { refusal: 'token_unknown' }
+        if ((response.status === 401 || response.status === 403) && !rejectedKeyLogged) {
+          rejectedKeyLogged = true
+          log.error({ status: response.status }, 'Clerk\'s Backend API refused the secret key: check CLERK_SECRET_KEY / CLERK_MACHINE_SECRET_KEY')
+        }
+        return { failure: 'status', detail: `HTTP ${response.status}` }
+      }
+      let body: unknown
+      try {
+        body = await readJsonBody(response, MAX_ANSWER_BYTES)
+      } catch (err) {
+        return err instanceof SyntaxError ? { failure: 'answer', detail: 'an answer that is not JSON' } : failureOf(err)
+      }
+      // an OAuth token Clerk no longer considers active
+      if ((body as { active?: unknown } | null)?.active === false) return { refusal: 'token_expired' }
+      return isVerification(body, type) ? { verification: body } : { failure: 'answer', detail: 'an answer that is not a verification' }
+    })
   }
 
   function judge (result: CallResult, type: MachineTokenType, nowMs: number): { verdict: Verdict, until: number | undefined } {
