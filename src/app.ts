@@ -47,10 +47,13 @@ class ErrorsOnlyLogController extends LogController {
 
 /**
  * The logger for the server process: readable lines (pino-pretty) for a person at a terminal outside
- * production, JSON lines for everything else (log collectors, pipes, containers).
+ * production, JSON lines for everything else (log collectors, pipes, containers). JSON goes to
+ * process.stdout, which writes pipes and files synchronously: lines keep their order and the last one
+ * is out before the process exits (pino's own destination writes in the background and flushes what
+ * is left at exit, which can land before a write still in flight).
  */
 export function processLogger (nodeEnv: string | undefined, stdoutIsTerminal: boolean): FastifyLoggerOptions {
-  if (!stdoutIsTerminal || nodeEnv === 'production') return { level: 'info' }
+  if (!stdoutIsTerminal || nodeEnv === 'production') return { level: 'info', stream: process.stdout }
   return { level: 'info', transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } as FastifyLoggerOptions
 }
 

@@ -130,9 +130,6 @@ async function runServer (): Promise<void> {
     }
     await app.close()
     app.log.info('stopped: the process exits now')
-    // written out before closeWithGrace exits the process, which would drop what is still buffered
-    const log = app.log as typeof app.log & { flush?: (done: () => void) => void }
-    await new Promise<void>((resolve) => { if (log.flush === undefined) resolve(); else log.flush(resolve) })
     clearInterval(untilTheLastLine)
   })
 
