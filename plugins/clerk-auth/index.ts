@@ -20,6 +20,7 @@ export { acceptsTokenProblem, SESSIONS_ONLY, TOKEN_TYPES, type TokenType } from 
 export type { Client } from './client-key.js'
 export { createVerifier, isRefusal, type CountedTokenType, type Revocation, type Verdict, type VerdictCount, type Verifier, type VerifierStats } from './verifier.js'
 export { clerkWebhooks, type ClerkWebhooksOptions } from './webhooks.js'
+export { REVOKING_EVENTS } from './clerk-events.js'
 
 /**
  * Requests decided: accepted (a caller that met the route's requirement), refused (401/503, by code),

@@ -79,7 +79,7 @@ export const InvalidOptionError = createError<'FST_CLERK_AUTH_INVALID_OPTION', [
 )
 export type InvalidOption = InstanceType<typeof InvalidOptionError> & { option: string, detail: string }
 
-function invalidOption (option: string, detail: string): InvalidOption {
+export function invalidOption (option: string, detail: string): InvalidOption {
   return Object.assign(new InvalidOptionError(option, detail), { option, detail })
 }
 

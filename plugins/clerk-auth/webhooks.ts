@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Webhook } from 'standardwebhooks'
 import { LruMap } from 'toad-cache'
 import { readEvent, revocationOf } from './clerk-events.js'
-import { InvalidOptionError } from './options.js'
+import { invalidOption } from './options.js'
 
 export interface ClerkWebhooksOptions {
   /** The endpoint's signing secret, whsec_… (Dashboard > Webhooks > the endpoint). */
@@ -45,12 +45,12 @@ const headerOf = (request: FastifyRequest, svix: string, standard: string): stri
 /** The signing secret's key, or why it is unusable. */
 function webhookFor (signingSecret: unknown): Webhook {
   if (typeof signingSecret !== 'string' || !/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(signingSecret)) {
-    throw Object.assign(new InvalidOptionError('signingSecret', 'must be the endpoint\'s signing secret, whsec_ followed by base64'), { option: 'signingSecret' })
+    throw invalidOption('signingSecret', 'must be the endpoint\'s signing secret, whsec_ followed by base64')
   }
   try {
     return new Webhook(signingSecret)
   } catch {
-    throw Object.assign(new InvalidOptionError('signingSecret', 'is not valid base64 after whsec_'), { option: 'signingSecret' })
+    throw invalidOption('signingSecret', 'is not valid base64 after whsec_')
   }
 }
 
@@ -59,7 +59,7 @@ export async function clerkWebhooks (fastify: FastifyInstance, options: ClerkWeb
   const webhook = webhookFor(options.signingSecret)
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT
   if (!Number.isSafeInteger(bodyLimit) || bodyLimit < 1024) {
-    throw Object.assign(new InvalidOptionError('bodyLimit', 'must be a whole number of bytes, at least 1024'), { option: 'bodyLimit' })
+    throw invalidOption('bodyLimit', 'must be a whole number of bytes, at least 1024')
   }
   const { verifier } = fastify.clerkAuth
   const { now } = verifier.options

@@ -120,21 +120,20 @@ export function sameHost (origin: string, host: string | undefined): boolean {
   }
 }
 
-/**
- * Sets up the sockets of the GraphQL route: registers @fastify/websocket with the bounds, refuses
- * upgrades from foreign origins and past maxSockets, and returns Mercurius' subscription options.
- */
 export interface Subscriptions {
   /** Mercurius' subscription option. */
   subscription: NonNullable<MercuriusOptions['subscription']>
   /** Once Mercurius is registered: checks every message before it is sent. */
   guardMessages: () => void
-  stats: () => SocketStats
 }
 
 /** The context key under which a subscription's resolvers and hooks find their socket. */
 const kConnection = 'graphqlSocket'
 
+/**
+ * Sets up the sockets of the GraphQL route: registers @fastify/websocket with the bounds, refuses
+ * upgrades from foreign origins and past maxSockets, and returns Mercurius' subscription options.
+ */
 export async function setUpSubscriptions (fastify: FastifyInstance, given: Partial<SubscriptionOptions> = {}): Promise<Subscriptions> {
   const options: SubscriptionOptions = { ...DEFAULT_SUBSCRIPTION_OPTIONS, ...given }
   for (const name of ['initTimeoutMs', 'maxSockets', 'maxSubscriptionsPerSocket', 'maxMessageBytes'] as const) {
@@ -255,35 +254,33 @@ export async function setUpSubscriptions (fastify: FastifyInstance, given: Parti
     })
   })
 
+  /** Closes a signed-in socket whose token is past its deadline, or whose session Clerk has ended. */
+  function closeIfOver (connection: Connection, at: number): void {
+    if (connection.auth === null) return
+    if (at >= connection.deadline) close(connection, CLOSE_CODES.unauthorized, 'token_expired')
+    else if (verifier.isRevoked(connection.auth)) close(connection, CLOSE_CODES.unauthorized, 'session_revoked')
+  }
+
   // Sockets that never sent connection_init, and tokens past their deadline.
   const sweep = setInterval(() => {
     const at = now()
     for (const connection of connections.values()) {
       if (connection.auth === null && at - connection.openedAt >= options.initTimeoutMs) close(connection, CLOSE_CODES.initTimeout, 'connection_initialisation_timeout')
-      else if (at >= connection.deadline) close(connection, CLOSE_CODES.unauthorized, 'token_expired')
+      else closeIfOver(connection, at)
     }
   }, SWEEP_INTERVAL_MS)
   sweep.unref()
 
   // A session Clerk ends closes its sockets at once.
   const stopListening = verifier.onRevocation(() => {
-    for (const connection of connections.values()) {
-      if (connection.auth !== null && verifier.isRevoked(connection.auth)) close(connection, CLOSE_CODES.unauthorized, 'session_revoked')
-    }
+    const at = now()
+    for (const connection of connections.values()) closeIfOver(connection, at)
   })
 
   fastify.addHook('onClose', async () => {
     clearInterval(sweep)
     stopListening()
   })
-
-  /** Whether the socket has ended: closed already, or its token past its deadline or revoked (then closed now). */
-  function ended (connection: Connection): boolean {
-    if (connection.closed) return true
-    if (now() >= connection.deadline) close(connection, CLOSE_CODES.unauthorized, 'token_expired')
-    else if (connection.auth !== null && verifier.isRevoked(connection.auth)) close(connection, CLOSE_CODES.unauthorized, 'session_revoked')
-    return connection.closed
-  }
 
   const subscription: NonNullable<MercuriusOptions['subscription']> = {
     // Mercurius binds onConnect to the connection: this.socket and this.context.request are the upgrade's.
@@ -312,17 +309,15 @@ export async function setUpSubscriptions (fastify: FastifyInstance, given: Parti
     }
   }
 
-  const stats = (): SocketStats => ({ open: connections.size, subscriptions, closes: { ...closes } })
-  options.exposeStats?.(stats)
+  options.exposeStats?.(() => ({ open: connections.size, subscriptions, closes: { ...closes } }))
   return {
     subscription,
     // A message Mercurius then tries to send on the closing socket is dropped (ws refuses it).
     guardMessages: () => {
       fastify.graphql.addHook('onSubscriptionResolution', async (_execution, context) => {
         const connection = (context as unknown as Record<typeof kConnection, Connection | undefined>)[kConnection]
-        if (connection !== undefined) ended(connection)
+        if (connection !== undefined) closeIfOver(connection, now())
       })
-    },
-    stats
+    }
   }
 }

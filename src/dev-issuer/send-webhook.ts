@@ -2,6 +2,7 @@
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { configuredIssuer, readSettings, webhookSigningSecret, type Settings } from '../settings.js'
+import { REVOKING_EVENTS } from '../../plugins/clerk-auth/index.js'
 import { devWebhookSigningSecret, signWebhook, webhookEvent } from '../../plugins/clerk-auth/testing/index.js'
 import { loadOrCreateSigningKey } from './signing-key.js'
 
@@ -10,7 +11,7 @@ function fail (message: string): never {
   process.exit(1)
 }
 
-const TYPES = ['session.revoked', 'session.ended', 'session.removed', 'user.deleted', 'user.updated', 'organizationMembership.deleted', 'organizationMembership.updated', 'organization.deleted']
+const TYPES: readonly string[] = REVOKING_EVENTS
 
 const USAGE = `npm run -s webhook -- <event type> [options]: sends the running service a signed Clerk webhook
 (POST /webhooks/clerk), as Clerk would, and prints the answer.

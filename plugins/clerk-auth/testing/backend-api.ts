@@ -86,7 +86,8 @@ export function answerBackendApi (
 const PREFIXES: Record<OpaqueTokenType, string> = { api_key: 'ak_', m2m_token: 'mt_', oauth_token: 'oat_' }
 
 /** A secret derived from the signing key: whoever holds the key derives the same one. */
-function derivedSecret (signingKey: KeyObject, purpose: string): Buffer {
+/** A secret derived from the instance key for one purpose: the same key always gives the same one. */
+export function derivedSecret (signingKey: KeyObject, purpose: string): Buffer {
   return createHash('sha256').update(signingKey.export({ format: 'der', type: 'pkcs8' })).update(purpose).digest()
 }
 

@@ -2,6 +2,7 @@
 // the endpoint's signing secret, and the headers that carry the signature.
 import { createHash, randomBytes, type KeyObject } from 'node:crypto'
 import { Webhook } from 'standardwebhooks'
+import { derivedSecret } from './backend-api.js'
 
 /** What an event is about; each type reads the fields Clerk's payload of that type carries. */
 export interface WebhookEventInput {
@@ -36,8 +37,7 @@ export interface SignWebhookOptions {
 
 /** A signing secret (whsec_…) derived from a key, so that a service and a CLI sharing the key agree on it. */
 export function devWebhookSigningSecret (signingKey: KeyObject): string {
-  const bytes = createHash('sha256').update(signingKey.export({ format: 'der', type: 'pkcs8' })).update('webhook-signing-secret').digest()
-  return `whsec_${bytes.subarray(0, 24).toString('base64')}`
+  return `whsec_${derivedSecret(signingKey, 'webhook-signing-secret').subarray(0, 24).toString('base64')}`
 }
 
 /** A new random signing secret. */
