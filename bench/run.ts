@@ -4,7 +4,8 @@
 //          --workers N (also measures the service with WORKERS=N, unpinned),
 //          --recipe (adds the design card's recipe, @fastify/jwt + get-jwks, as a third target in every round),
 //          --gateway (only the gateway bench instead: nginx -> backend through auth_request to the service, against no authentication; bench/gateway.ts),
-//          --sockets N (2000; 0 leaves them out): GraphQL sockets held idle (memory per socket), then each subscribed to pings every 250 ms.
+//          --sockets N (2000; 0 leaves them out): GraphQL sockets held idle (memory per socket), then each subscribed to pings every 250 ms,
+//          --replicas (only the replicas bench instead: how soon a webhook on one replica is enforced by another through redis-server; bench/replicas.ts).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -27,7 +28,8 @@ const { values: args } = parseArgs({
     'overload-clients': { type: 'string', default: '2000' },
     workers: { type: 'string' },
     gateway: { type: 'boolean', default: false },
-    sockets: { type: 'string', default: '2000' }
+    sockets: { type: 'string', default: '2000' },
+    replicas: { type: 'boolean', default: false }
   }
 })
 const rounds = Number(args.rounds)
@@ -36,6 +38,11 @@ const connections = Number(args.connections)
 if (args.gateway) {
   const { runGatewayBench } = await import('./gateway.js')
   await runGatewayBench({ rounds, durationSeconds, connections })
+  process.exit(0)
+}
+if (args.replicas) {
+  const { runReplicasBench } = await import('./replicas.js')
+  await runReplicasBench({ revocations: 200 })
   process.exit(0)
 }
 

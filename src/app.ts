@@ -5,8 +5,9 @@ import { LogController, type FastifyInstance, type FastifyLoggerOptions, type Fa
 import clerkAuth, { clerkWebhooks, type InvalidOption } from '../plugins/clerk-auth/index.js'
 import corsPlugin, { originMatcher } from '../plugins/cors/index.js'
 import graphql from '../plugins/graphql/index.js'
-import metrics, { registerSocketMetrics } from '../plugins/metrics/index.js'
+import metrics, { registerSharedStoreMetrics, registerSocketMetrics } from '../plugins/metrics/index.js'
 import overload from '../plugins/overload.js'
+import sharedStore from '../plugins/shared-store/index.js'
 import requestLog from '../plugins/request-log.js'
 import devIssuer from './dev-issuer/index.js'
 import { requestLoggerFactory } from './request-logger.js'
@@ -112,6 +113,15 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
     whenPortInUse: metricsPortInUse(fastify.config)
   })
 
+  // Revocations heard by any replica are enforced by all (REDIS_URL; off without it).
+  await fastify.register(sharedStore, {
+    url: fastify.config.REDIS_URL === '' ? undefined : fastify.config.REDIS_URL,
+    keyPrefix: fastify.config.REDIS_KEY_PREFIX,
+    timeoutMs: fastify.config.REDIS_TIMEOUT_MS,
+    now: opts.now
+  })
+  if (fastify.metrics !== null && fastify.sharedStore !== null) registerSharedStoreMetrics(fastify.metrics.registry, fastify.sharedStore.stats)
+
   if (fastify.config.LOG_REQUESTS) await fastify.register(requestLog)
   const acceptsToken = graphqlAcceptsToken(fastify.config)
   if (!acceptsToken.every(fastify.clerkAuth.canVerify)) {
@@ -144,7 +154,7 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
     // plugins/ folders group files; they are not URL prefixes
     dirNameRoutePrefix: false,
     // the plugins registered above, with their options
-    ignorePattern: /^clerk-auth$|^cors$|^graphql$|^metrics$|^overload\.[jt]s$|^request-log\.[jt]s$|\.d\.ts$|\.map$/
+    ignorePattern: /^clerk-auth$|^cors$|^graphql$|^metrics$|^shared-store$|^overload\.[jt]s$|^request-log\.[jt]s$|\.d\.ts$|\.map$/
   })
   await fastify.register(fastifyAutoload, {
     dir: join(import.meta.dirname, '../routes'),

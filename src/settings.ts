@@ -13,7 +13,7 @@ export const settingsSchema = {
   required: [
     'NODE_ENV', 'PORT', 'HOST', 'LOG_LEVEL', 'CLERK_CLOCK_SKEW_MS', 'CLERK_JWKS_TIMEOUT_MS', 'CLERK_JWKS_REFRESH_INTERVAL_MS',
     'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS', 'CLERK_JWKS_MAX_STALE_MS', 'CLERK_ACCEPT_PENDING_SESSIONS',
-    'CLERK_VERIFICATION_CACHE_SIZE', 'CLERK_API_TIMEOUT_MS', 'CLERK_API_MAX_CALLS_PER_SECOND', 'CLERK_API_MAX_CALLS_PER_CLIENT_PER_SECOND', 'CLERK_MACHINE_TOKEN_CACHE_MS', 'CLERK_REVOCATION_RETENTION_MS', 'GRAPHQL_ACCEPTS_TOKEN', 'GRAPHQL_PUBLIC_INTROSPECTION', 'GRAPHQL_WS_INIT_TIMEOUT_MS', 'GRAPHQL_WS_MAX_SOCKETS', 'GRAPHQL_WS_MAX_SUBSCRIPTIONS_PER_SOCKET', 'GRAPHQL_WS_MAX_MESSAGE_BYTES', 'LOG_REQUESTS', 'TRUST_PROXY', 'METRICS_HOST', 'METRICS_PORT', 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 'OVERLOAD_RETRY_AFTER_SECONDS', 'SHUTDOWN_DRAIN_MS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
+    'CLERK_VERIFICATION_CACHE_SIZE', 'CLERK_API_TIMEOUT_MS', 'CLERK_API_MAX_CALLS_PER_SECOND', 'CLERK_API_MAX_CALLS_PER_CLIENT_PER_SECOND', 'CLERK_MACHINE_TOKEN_CACHE_MS', 'CLERK_REVOCATION_RETENTION_MS', 'GRAPHQL_ACCEPTS_TOKEN', 'GRAPHQL_PUBLIC_INTROSPECTION', 'GRAPHQL_WS_INIT_TIMEOUT_MS', 'GRAPHQL_WS_MAX_SOCKETS', 'GRAPHQL_WS_MAX_SUBSCRIPTIONS_PER_SOCKET', 'GRAPHQL_WS_MAX_MESSAGE_BYTES', 'LOG_REQUESTS', 'TRUST_PROXY', 'METRICS_HOST', 'METRICS_PORT', 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 'OVERLOAD_RETRY_AFTER_SECONDS', 'SHUTDOWN_DRAIN_MS', 'REDIS_KEY_PREFIX', 'REDIS_TIMEOUT_MS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
   ],
   properties: {
     NODE_ENV: { type: 'string', default: 'development' },
@@ -76,6 +76,11 @@ export const settingsSchema = {
     OVERLOAD_RETRY_AFTER_SECONDS: { type: 'integer', minimum: 1, maximum: 3600, default: 1 },
     // On SIGTERM: how long /ready answers 503 while requests are still served, before the listener closes.
     SHUTDOWN_DRAIN_MS: { type: 'integer', minimum: 0, maximum: 600_000, default: 5000 },
+    // Replicas share revocations through Valkey or Redis. Empty means unset: nothing is shared.
+    REDIS_URL: { type: 'string', pattern: '^(rediss?://.+)?$' },
+    REDIS_KEY_PREFIX: { type: 'string', pattern: '^[A-Za-z0-9_:.-]{0,64}$', default: 'clerk-auth:' },
+    // How long start-up waits for the store, and a connection or command may take; never a request.
+    REDIS_TIMEOUT_MS: { type: 'integer', minimum: 10, maximum: 60_000, default: 1000 },
     WORKERS: { type: 'string', pattern: '^(auto|[1-9][0-9]{0,2})$', default: '1' },
     DEV_ISSUER_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3001 },
     DEV_ISSUER_DIR: { type: 'string', minLength: 1, default: '.dev-issuer' }
@@ -129,6 +134,8 @@ const hints: Partial<Record<keyof Settings, string>> = {
   LOG_REQUESTS: 'must be true or false',
   TRUST_PROXY: 'must be false, true, a number of proxy hops, or the proxies\' addresses and CIDRs, comma-separated (e.g. 10.0.0.0/8,127.0.0.1)',
   GRAPHQL_PUBLIC_INTROSPECTION: 'must be true or false',
+  REDIS_URL: 'must be a Valkey or Redis URL, redis://host:6379 or rediss://user:password@host:6380/0, or empty',
+  REDIS_KEY_PREFIX: 'must be at most 64 letters, digits, _ : . or -, e.g. clerk-auth:',
   WORKERS: 'must be auto or a number of processes from 1 to 999',
   CLERK_JWT_KEY: 'must be your instance\'s RSA public key in PEM form, as the Clerk dashboard shows it (API keys > Show JWT public key > PEM)',
   PORT: 'must be a port number from 0 to 65535',

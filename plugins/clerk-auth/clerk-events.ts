@@ -62,9 +62,10 @@ export function revocationOf (event: ClerkEvent): Revocation | undefined {
       const membership = membershipOf(data)
       if (membership === undefined) return undefined
       if (type === 'organizationMembership.deleted') return { kind: 'membership', ...membership, at }
-      // an update without a readable role: every token of that membership issued before it is refused
+      // an update without a readable role (none, or longer than any id): every token of that
+      // membership issued before it is refused
       const role = typeof data.role === 'string' && data.role !== '' ? orgRole(data.role) : undefined
-      return { kind: 'membership', ...membership, at, role }
+      return { kind: 'membership', ...membership, at, ...(role === undefined || role.length > 256 ? {} : { role }) }
     }
     case 'organization.deleted': {
       const orgId = idOf(data.id, 'org_')

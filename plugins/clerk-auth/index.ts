@@ -18,7 +18,7 @@ export { clerkAuthOptionsSchema, InvalidOptionError, isBareOrigin, type ClerkAut
 export { refusalTexts, type RefusalCode, type RefusalResponse } from './refusals.js'
 export { acceptsTokenProblem, SESSIONS_ONLY, TOKEN_TYPES, type TokenType } from './token-types.js'
 export type { Client } from './client-key.js'
-export { createVerifier, isRefusal, type CountedTokenType, type Revocation, type Verdict, type VerdictCount, type Verifier, type VerifierStats } from './verifier.js'
+export { createVerifier, isRefusal, readRevocation, type CountedTokenType, type Revocation, type Verdict, type VerdictCount, type Verifier, type VerifierStats } from './verifier.js'
 export { clerkWebhooks, type ClerkWebhooksOptions } from './webhooks.js'
 export { REVOKING_EVENTS } from './clerk-events.js'
 

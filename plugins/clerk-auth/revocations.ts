@@ -1,18 +1,37 @@
 // Access Clerk has ended (a sign-out, a ban, a membership removed) while tokens issued before it are
 // still unexpired. Held in memory for a bounded time and number; checked on every verdict for a
 // caller, so that cached verdicts and open sockets honour them too.
+import { Ajv } from 'ajv'
+import type { FromSchema } from 'json-schema-to-ts'
 import type { ClerkAuth } from './auth-object.js'
+
+// Clerk's ids are short; a bound keeps a revocation read from elsewhere (another replica) small.
+const id = { type: 'string', minLength: 1, maxLength: 256 } as const
+const at = { type: 'number' } as const
+const kind = <K extends string>(name: K) => ({ type: 'string', const: name }) as const
 
 /**
  * What ended, and when by Clerk's clock (ms; the event's timestamp). Tokens issued at or before that
  * time are refused; a session's end is final, so its tokens are refused whenever they were issued.
+ * For a membership, role is the role the user holds now; absent when the membership is gone.
  */
-export type Revocation =
-  | { kind: 'session', sessionId: string }
-  | { kind: 'user', userId: string, at: number }
-  /** role: the role the user holds now; absent when the membership is gone. */
-  | { kind: 'membership', userId: string, orgId: string, at: number, role?: string | undefined }
-  | { kind: 'organization', orgId: string, at: number }
+export const revocationSchema = {
+  oneOf: [
+    { type: 'object', additionalProperties: false, required: ['kind', 'sessionId'], properties: { kind: kind('session'), sessionId: id } },
+    { type: 'object', additionalProperties: false, required: ['kind', 'userId', 'at'], properties: { kind: kind('user'), userId: id, at } },
+    { type: 'object', additionalProperties: false, required: ['kind', 'userId', 'orgId', 'at'], properties: { kind: kind('membership'), userId: id, orgId: id, at, role: id } },
+    { type: 'object', additionalProperties: false, required: ['kind', 'orgId', 'at'], properties: { kind: kind('organization'), orgId: id, at } }
+  ]
+} as const
+
+export type Revocation = FromSchema<typeof revocationSchema>
+
+const validRevocation = new Ajv({ strict: true }).compile<Revocation>(revocationSchema)
+
+/** A revocation read from elsewhere (another replica, a shared store), or undefined if it is not one. */
+export function readRevocation (value: unknown): Revocation | undefined {
+  return validRevocation(value) ? value : undefined
+}
 
 interface Entry {
   /** When the entry is forgotten, by the verifier's clock. */
@@ -59,19 +78,24 @@ export class Revocations {
     return this.#evicted
   }
 
-  /** Records a revocation; an older event than the one held for the same thing changes nothing. */
-  add (revocation: Revocation, nowMs: number): void {
+  /**
+   * Records a revocation; returns false when it changes nothing: the one held for the same thing is
+   * as recent (the same event heard twice, from a retry or another replica) or more recent.
+   */
+  add (revocation: Revocation, nowMs: number): boolean {
     this.#prune(nowMs)
     const key = keyOf(revocation)
     const at = revocation.kind === 'session' ? Infinity : revocation.at
+    const role = revocation.kind === 'membership' ? revocation.role : undefined
     const held = this.#entries.get(key)
-    if (held !== undefined && held.at > at) return
+    if (held !== undefined && (held.at > at || (held.at === at && held.role === role))) return false
     this.#entries.delete(key)
     if (this.#entries.size >= this.maxEntries) {
       this.#entries.delete(this.#entries.keys().next().value as string)
       this.#evicted++
     }
-    this.#entries.set(key, { until: nowMs + this.retentionMs, at, role: revocation.kind === 'membership' ? revocation.role : undefined })
+    this.#entries.set(key, { until: nowMs + this.retentionMs, at, role })
+    return true
   }
 
   /** Whether a revocation ends this caller's access. */

@@ -18,7 +18,7 @@ import { isRefusal, type Verdict } from './verdict.js'
 import { VerificationCache, reusableUntil, verdictHere } from './verification-cache.js'
 
 export { isRefusal, type Verdict } from './verdict.js'
-export type { Revocation } from './revocations.js'
+export { readRevocation, type Revocation } from './revocations.js'
 export type { CountedTokenType, VerdictCount } from './verdict-counts.js'
 
 export interface VerifierStats {
@@ -64,12 +64,13 @@ export interface Verifier {
   verifyCredentials: (authorization: string | undefined, cookieHeader: string | undefined, accepts?: readonly TokenType[], client?: Client) => Verdict | Promise<Verdict>
   /**
    * Ends access Clerk has ended (from its webhooks): matching callers get session_revoked from now
-   * on, cached verdicts included, and listeners are told (open sockets close).
+   * on, cached verdicts included, and listeners are told (open sockets close). Returns false, and
+   * tells no one, when it was known already (the same event heard again, or a newer one held).
    */
-  revoke: (revocation: Revocation) => void
+  revoke: (revocation: Revocation) => boolean
   /** Whether access of a caller verified earlier has been revoked since (for long-lived connections). */
   isRevoked: (auth: ClerkAuth) => boolean
-  /** Calls listener after each revocation; returns the function that stops it. */
+  /** Calls listener after each revocation new to the verifier; returns the function that stops it. */
   onRevocation: (listener: (revocation: Revocation) => void) => () => void
   /** Whether the issuer's keys are loaded and not too old. */
   isReady: () => boolean
@@ -220,8 +221,9 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
       return verify(found.token, found.fromCookie ? SESSIONS_ONLY : accepts, client)
     },
     revoke (revocation) {
-      revocations.add(revocation, now())
+      if (!revocations.add(revocation, now())) return false
       for (const listener of revocationListeners) listener(revocation)
+      return true
     },
     isRevoked: (auth) => revocations.revokes(auth, now()),
     onRevocation (listener) {

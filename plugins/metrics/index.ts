@@ -14,6 +14,7 @@ import { counterReadAtScrape } from './read-at-scrape.js'
 import { RequestDurations } from './request-durations.js'
 
 export { listenForMetrics, metricsUrl } from './listener.js'
+export { registerSharedStoreMetrics, type SharedStoreCounts } from './shared-store-metrics.js'
 export { registerSocketMetrics, type SocketCounts } from './socket-metrics.js'
 
 export interface MetricsOptions {

@@ -9,6 +9,7 @@ import { clerkAuthOptions, settingsSchema, type Settings } from '../../src/setti
 import { buildApp } from '../support/app.js'
 import { tempDir } from '../../plugins/clerk-auth/test/support/temp-dir.js'
 import { freePort } from '../support/loopback.js'
+import { startRedis } from '../support/redis.js'
 
 const root = join(import.meta.dirname, '../..')
 const manifestsDir = join(root, 'deploy/kubernetes')
@@ -42,7 +43,8 @@ t.test('the settings: names the service reads, values it accepts, secrets apart'
   const config = of('ConfigMap').data as Record<string, string>
   const secrets = of('Secret').stringData as Record<string, string>
   for (const name of [...Object.keys(config), ...Object.keys(secrets)]) t.ok(settingNames.includes(name), `${name} is a setting`)
-  for (const name of Object.keys(secrets)) t.match(name, /SECRET/, `${name} is a secret`)
+  // credentials: keys, and a store URL that may carry a password
+  for (const name of Object.keys(secrets)) t.match(name, /SECRET|^REDIS_URL$/, `${name} is a secret`)
   const container = of('Deployment').spec.template.spec.containers[0]
   t.same(container.envFrom.map((from: Record<string, { name: string }>) => Object.values(from)[0]?.name), [of('ConfigMap').metadata.name, of('Secret').metadata.name])
   // what the service would make of them: the settings schema, then the plugin's own checks
@@ -96,14 +98,16 @@ t.test('the Dockerfile: multi-stage, production dependencies, non-root, the same
 })
 
 t.test('the Grafana dashboard and the alert rules query only metrics the service exposes', async (t) => {
-  const app = await buildApp(t, { DEV_ISSUER_PORT: 0, DEV_ISSUER_DIR: tempDir(t), METRICS_PORT: await freePort() })
+  // with a shared store, so that its metrics are there too
+  const redis = await startRedis(t)
+  const app = await buildApp(t, { DEV_ISSUER_PORT: 0, DEV_ISSUER_DIR: tempDir(t), METRICS_PORT: await freePort(), REDIS_URL: redis.url })
   const text = (await app.metrics?.read())?.body ?? ''
   const exposed = new Set<string>()
   for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
     exposed.add(name as string)
     if (type === 'histogram' || type === 'summary') for (const suffix of ['_bucket', '_sum', '_count']) exposed.add(`${name as string}${suffix}`)
   }
-  const metricNames = (expr: string): string[] => [...expr.matchAll(/\b((?:clerk_auth|http|process|nodejs)_[a-z0-9_]+)\b/g)].map((m) => m[1] as string)
+  const metricNames = (expr: string): string[] => [...expr.matchAll(/\b((?:clerk_auth|http|process|nodejs|graphql_ws|shared_store)_[a-z0-9_]+)\b/g)].map((m) => m[1] as string)
 
   const dashboard = JSON.parse(readFileSync(join(root, 'deploy/grafana/clerk-auth-service.json'), 'utf8')) as { panels: Array<{ title: string, targets: Array<{ expr: string }> }> }
   t.ok(dashboard.panels.length >= 10, `${dashboard.panels.length} panels`)

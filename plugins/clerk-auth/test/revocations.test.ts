@@ -3,7 +3,7 @@
 import t from 'tap'
 import { authFromClaims, machineAuthFromClaims, machineAuthFromVerification } from '../auth-object.js'
 import { readEvent, revocationOf } from '../clerk-events.js'
-import { orgRole, Revocations } from '../revocations.js'
+import { orgRole, readRevocation, Revocations } from '../revocations.js'
 import { webhookEvent } from '../testing/index.js'
 
 const T = 1_700_000_000_000
@@ -81,10 +81,54 @@ t.test('entries live retentionMs, are pruned oldest first, and past maxEntries t
   t.equal(revocations.evicted, 1)
   t.notOk(revocations.revokes(session({ sid: 'sess_3' }), T + 70_000), 'the oldest went')
   t.ok(revocations.revokes(session({ sid: 'sess_6' }), T + 70_000))
-  revocations.add({ kind: 'session', sessionId: 'sess_4' }, T + 80_000)
+  t.equal(revocations.add({ kind: 'session', sessionId: 'sess_4' }, T + 80_000), false)
   revocations.add({ kind: 'session', sessionId: 'sess_7' }, T + 80_000)
-  t.ok(revocations.revokes(session({ sid: 'sess_4' }), T + 80_000), 'a repeated revocation starts its time again, and is no longer the oldest')
-  t.notOk(revocations.revokes(session({ sid: 'sess_5' }), T + 80_000))
+  t.notOk(revocations.revokes(session({ sid: 'sess_4' }), T + 80_000), 'a repeated revocation keeps its place (and its time): it is still the oldest')
+  t.ok(revocations.revokes(session({ sid: 'sess_5' }), T + 80_000))
+  t.equal(revocations.evicted, 2)
+})
+
+t.test('add() says whether a revocation was new: the same event again, or an older one, changes nothing', async (t) => {
+  const revocations = new Revocations(60_000, 100)
+  t.equal(revocations.add({ kind: 'session', sessionId: 'sess_1' }, T), true)
+  t.equal(revocations.add({ kind: 'session', sessionId: 'sess_1' }, T + 1000), false, 'the same session again')
+  t.equal(revocations.add({ kind: 'user', userId: 'user_1', at: T }, T), true)
+  t.equal(revocations.add({ kind: 'user', userId: 'user_1', at: T }, T), false, 'the same event again')
+  t.equal(revocations.add({ kind: 'user', userId: 'user_1', at: T - 1 }, T), false, 'an older one')
+  t.equal(revocations.add({ kind: 'user', userId: 'user_1', at: T + 1 }, T), true, 'a newer one')
+  t.equal(revocations.add({ kind: 'membership', userId: 'user_1', orgId: 'org_1', at: T, role: 'org:member' }, T), true)
+  t.equal(revocations.add({ kind: 'membership', userId: 'user_1', orgId: 'org_1', at: T, role: 'org:member' }, T), false)
+  t.equal(revocations.add({ kind: 'membership', userId: 'user_1', orgId: 'org_1', at: T, role: 'org:admin' }, T), true, 'another role at the same time is news')
+  t.equal(revocations.add({ kind: 'membership', userId: 'user_1', orgId: 'org_1', at: T }, T), true, 'and so is the membership ending')
+  t.equal(revocations.size, 3)
+
+  const expired = new Revocations(60_000, 100)
+  expired.add({ kind: 'user', userId: 'user_1', at: T }, T)
+  t.equal(expired.add({ kind: 'user', userId: 'user_1', at: T }, T + 60_000), true, 'once forgotten, the same event is news again')
+})
+
+t.test('readRevocation() takes what matches the schema and nothing else', async (t) => {
+  for (const revocation of [
+    { kind: 'session', sessionId: 'sess_1' },
+    { kind: 'user', userId: 'user_1', at: T },
+    { kind: 'membership', userId: 'user_1', orgId: 'org_1', at: T },
+    { kind: 'membership', userId: 'user_1', orgId: 'org_1', at: T, role: 'org:admin' },
+    { kind: 'organization', orgId: 'org_1', at: T }
+  ]) t.same(readRevocation(revocation), revocation, revocation.kind)
+  for (const junk of [
+    null, 'sess_1', [], {},
+    { kind: 'session' },
+    { kind: 'session', sessionId: '' },
+    { kind: 'session', sessionId: 'x'.repeat(257) },
+    { kind: 'session', sessionId: 'sess_1', extra: true },
+    { kind: 'user', userId: 'user_1' },
+    { kind: 'user', userId: 'user_1', at: '1' },
+    { kind: 'membership', userId: 'user_1', at: T },
+    { kind: 'membership', userId: 'user_1', orgId: 'org_1', at: T, role: 5 },
+    { kind: 'organization', at: T },
+    { kind: 'tenant', orgId: 'org_1', at: T }
+  ]) t.equal(readRevocation(junk), undefined, JSON.stringify(junk))
+  t.equal(readRevocation({ kind: 'session', sessionId: 'x'.repeat(256) })?.kind, 'session', 'ids up to 256 characters')
 })
 
 t.test('Clerk\'s events: which end access, and what of them is read', async (t) => {
@@ -103,8 +147,10 @@ t.test('Clerk\'s events: which end access, and what of them is read', async (t) 
   t.same(read('user.updated', { data: { banned: 'yes' } }), undefined, 'only banned: true')
   t.same(read('organizationMembership.deleted', { userId: 'user_9', orgId: 'org_9' }), { kind: 'membership', userId: 'user_9', orgId: 'org_9', at: T })
   t.same(read('organizationMembership.updated', { role: 'admin' }), { kind: 'membership', userId: 'user_test', orgId: 'org_test', at: T, role: 'org:admin' })
-  t.same(read('organizationMembership.updated', { data: { role: 42 } }), { kind: 'membership', userId: 'user_test', orgId: 'org_test', at: T, role: undefined }, 'an unreadable role: no role holds')
-  t.same(read('organizationMembership.updated', { data: { role: '' } }), { kind: 'membership', userId: 'user_test', orgId: 'org_test', at: T, role: undefined })
+  t.strictSame(read('organizationMembership.updated', { data: { role: 42 } }), { kind: 'membership', userId: 'user_test', orgId: 'org_test', at: T }, 'an unreadable role: no role holds')
+  t.strictSame(read('organizationMembership.updated', { data: { role: '' } }), { kind: 'membership', userId: 'user_test', orgId: 'org_test', at: T })
+  t.strictSame(read('organizationMembership.updated', { data: { role: 'r'.repeat(253) } }), { kind: 'membership', userId: 'user_test', orgId: 'org_test', at: T }, 'nor one longer than any id')
+  t.match(read('organizationMembership.updated', { data: { role: 'r'.repeat(252) } }), { role: `org:${'r'.repeat(252)}` })
   t.same(read('organizationMembership.created'), undefined)
   t.same(read('organization.deleted', { orgId: 'org_9' }), { kind: 'organization', orgId: 'org_9', at: T })
   t.same(read('organization.updated'), undefined)

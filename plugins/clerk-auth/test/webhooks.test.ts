@@ -27,6 +27,8 @@ t.test('a delivery under the Standard Webhooks header names is read as under Svi
   const res = await app.inject({ method: 'POST', url: '/hooks', headers: standard, payload: svix.body })
   t.equal(res.statusCode, 200)
   t.same(heard, [{ kind: 'session', sessionId: 'sess_a' }])
+  t.equal(app.clerkAuth.verifier.revoke({ kind: 'session', sessionId: 'sess_a' }), false, 'revoking it again is no news')
+  t.equal(heard.length, 1, 'and listeners are not told twice')
   const caller = await app.clerkAuth.verifier.verify(issuer.sessionToken({ sid: 'sess_a' }))
   t.equal(caller, 'session_revoked')
 
