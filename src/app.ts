@@ -96,14 +96,23 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
   // Then a shed request costs no verification.
   await fastify.register(overload, { maxEventLoopDelayMs: fastify.config.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, retryAfterSeconds: fastify.config.OVERLOAD_RETRY_AFTER_SECONDS })
 
+  // What replicas share (REDIS_URL; null without it): clerk-auth's machine-token verdicts, then revocations.
+  await fastify.register(sharedStore, {
+    url: fastify.config.REDIS_URL === '' ? undefined : fastify.config.REDIS_URL,
+    keyPrefix: fastify.config.REDIS_KEY_PREFIX,
+    timeoutMs: fastify.config.REDIS_TIMEOUT_MS,
+    now: opts.now
+  })
+
   // Without CLERK_ISSUER_URL, a local issuer whose URL clerk-auth is given below.
   await fastify.register(devIssuer, { now: opts.now })
   try {
     // The reusable plugin takes options only: the settings are mapped to them here.
-    await fastify.register(clerkAuth, { ...clerkAuthOptions(fastify.config, fastify.devIssuer), now: opts.now })
+    await fastify.register(clerkAuth, { ...clerkAuthOptions(fastify.config, fastify.devIssuer), now: opts.now, sharedVerdicts: fastify.sharedStore?.verdicts })
   } catch (err) {
     throw settingErrorFromOption(err as Error)
   }
+  await fastify.sharedStore?.shareRevocations(fastify.clerkAuth.verifier)
 
   // Before the other plugins, so that every route they and routes/ declare is measured.
   await fastify.register(metrics, {
@@ -113,13 +122,6 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
     whenPortInUse: metricsPortInUse(fastify.config)
   })
 
-  // Revocations heard by any replica are enforced by all (REDIS_URL; off without it).
-  await fastify.register(sharedStore, {
-    url: fastify.config.REDIS_URL === '' ? undefined : fastify.config.REDIS_URL,
-    keyPrefix: fastify.config.REDIS_KEY_PREFIX,
-    timeoutMs: fastify.config.REDIS_TIMEOUT_MS,
-    now: opts.now
-  })
   if (fastify.metrics !== null && fastify.sharedStore !== null) registerSharedStoreMetrics(fastify.metrics.registry, fastify.sharedStore.stats)
 
   if (fastify.config.LOG_REQUESTS) await fastify.register(requestLog)

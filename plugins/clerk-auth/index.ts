@@ -14,7 +14,7 @@ export type { AuthRequirement, ClerkAuth, MachineAuth, SessionAuth } from './aut
 export { forbiddenMessage, missingPart, requirementProblem, type Access } from './authorization.js'
 export { forwardAuth } from './forward-auth.js'
 export { GATEWAY_PARAMETERS, identityHeaders, parseGatewayAccess } from './gateway.js'
-export { clerkAuthOptionsSchema, InvalidOptionError, isBareOrigin, type ClerkAuthOptions, type InvalidOption, type Logger } from './options.js'
+export { clerkAuthOptionsSchema, InvalidOptionError, isBareOrigin, type ClerkAuthOptions, type InvalidOption, type Logger, type SharedVerdicts } from './options.js'
 export { refusalTexts, type RefusalCode, type RefusalResponse } from './refusals.js'
 export { acceptsTokenProblem, SESSIONS_ONLY, TOKEN_TYPES, type TokenType } from './token-types.js'
 export type { Client } from './client-key.js'

@@ -2,11 +2,13 @@
 // calls it: every call bounded in time, in number per second, and shared
 // by concurrent requests; verdicts cached by whole token, a caller for at most cacheMs.
 import { Ajv, type ValidateFunction } from 'ajv'
+import { createHash } from 'node:crypto'
+import { setTimeout as delay } from 'node:timers/promises'
 import { LruMap } from 'toad-cache'
 import { machineAuthFromVerification, type MachineVerification } from './auth-object.js'
 import { clientKey, type Client } from './client-key.js'
 import { BodyTooLargeError, readJsonBody, withTimeout } from './jwks.js'
-import type { Logger } from './options.js'
+import type { Logger, SharedVerdicts } from './options.js'
 import type { RefusalCode } from './refusals.js'
 import type { MachineTokenType } from './token-types.js'
 import { isRefusal, type Verdict } from './verdict.js'
@@ -28,6 +30,8 @@ export interface MachineApiOptions {
   maxCallsPerSecond: number
   /** Calls per second at most for tokens new to this process from one client (an address, an IPv6 /64). */
   maxCallsPerClientPerSecond: number
+  /** Where replicas share Clerk's answers and count their calls; undefined: this process alone. */
+  shared?: SharedVerdicts | undefined
   now: () => number
   log: Logger
 }
@@ -127,8 +131,8 @@ type CallResult = { verification: MachineVerification } | { refusal: RefusalCode
 /** until: reused as it is; staleUntil: a confirmed caller, served while its re-check finds no budget. */
 interface Entry { verdict: Verdict, until: number, staleUntil: number }
 
-/** Which budget refused a call: the client's own, or the process's. */
-export type BudgetScope = 'client' | 'process'
+/** Which budget refused a call: the client's own, the process's, or the fleet's (SharedVerdicts). */
+export type BudgetScope = 'client' | 'process' | 'fleet'
 
 export interface MachineApiStats {
   apiCalls: number
@@ -138,6 +142,9 @@ export interface MachineApiStats {
   budgetRefusals: Record<BudgetScope, number>
   /** Requests served a confirmed verdict past its cache period while its re-check waited for budget. */
   staleVerdicts: number
+  /** Verdicts taken from the shared store (another replica asked Clerk), and store operations that failed. */
+  sharedVerdicts: number
+  sharedFailures: number
 }
 
 export interface MachineApi {
@@ -146,20 +153,48 @@ export interface MachineApi {
   stats: () => MachineApiStats
 }
 
+// While another replica asks Clerk about a token, how often the store is asked for its answer.
+const CLAIM_POLL_MS = 20
+
+/** Clerk's answer as replicas share it: at, when Clerk gave it (ms); result, its verification or refusal. */
+interface SharedAnswer { at: number, result: { verification: MachineVerification } | { refusal: RefusalCode } }
+
+// Clerk's refusals that are cached (and so shared); anything else read from the store is ignored.
+const SHAREABLE_REFUSALS = new Set<string>(['token_unknown', 'token_expired'])
+
+/** A shared answer read back, checked as strictly as Clerk's own; undefined if it is not one. */
+function readSharedAnswer (value: string | null | undefined, type: MachineTokenType): SharedAnswer | undefined {
+  if (typeof value !== 'string' || value.length > MAX_ANSWER_BYTES) return undefined
+  let answer: Partial<SharedAnswer> | null
+  try {
+    answer = JSON.parse(value) as Partial<SharedAnswer> | null
+  } catch {
+    return undefined
+  }
+  const result = answer?.result as Record<string, unknown> | null | undefined
+  if (typeof answer?.at !== 'number' || !Number.isFinite(answer.at) || typeof result !== 'object' || result === null) return undefined
+  if (typeof result.refusal === 'string' && SHAREABLE_REFUSALS.has(result.refusal) && Object.keys(result).length === 1) return answer as SharedAnswer
+  return isVerification(result.verification, type) && Object.keys(result).length === 1 ? answer as SharedAnswer : undefined
+}
+
 export function createMachineApi (options: MachineApiOptions): MachineApi {
   const { now, log } = options
   const cache = new LruMap<Entry>(options.cacheSize)
   const inFlight = new Map<string, Promise<Verdict>>()
   let apiCalls = 0
   const failures: Record<ApiFailure, number> = { timeout: 0, unreachable: 0, status: 0, answer: 0 }
-  const budgetRefusals: Record<BudgetScope, number> = { client: 0, process: 0 }
+  const budgetRefusals: Record<BudgetScope, number> = { client: 0, process: 0, fleet: 0 }
   let staleVerdicts = 0
+  let sharedVerdicts = 0
+  let sharedFailures = 0
   let rejectedKeyLogged = false
   const processBudget = new CallBudget(options.maxCallsPerSecond, now())
   const clientBudgets = new LruMap<CallBudget>(CLIENTS)
   const reserved = Math.floor(options.maxCallsPerSecond * RECHECK_SHARE)
-  const lastLogged: Record<BudgetScope, number> = { client: -Infinity, process: -Infinity }
-  const refusedSinceLog: Record<BudgetScope, number> = { client: 0, process: 0 }
+  const lastLogged: Record<BudgetScope, number> = { client: -Infinity, process: -Infinity, fleet: -Infinity }
+  const refusedSinceLog: Record<BudgetScope, number> = { client: 0, process: 0, fleet: 0 }
+  const { shared } = options
+  const sharedFailed = (): void => { sharedFailures++ }
 
   /**
    * Takes a call from the budgets, or names the one that is spent. A re-check of a confirmed token
@@ -191,7 +226,9 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
     log.warn({ scope, refused: refusedSinceLog[scope], maxCallsPerSecond: options.maxCallsPerSecond, maxCallsPerClientPerSecond: options.maxCallsPerClientPerSecond },
       scope === 'client'
         ? 'A client sends more new machine tokens than its share of calls to Clerk\'s Backend API: its new tokens get 503 clerk_api_unavailable'
-        : 'Too many new machine tokens: Clerk\'s Backend API is not called more often than this')
+        : scope === 'process'
+          ? 'Too many new machine tokens: Clerk\'s Backend API is not called more often than this'
+          : 'Too many new machine tokens across the replicas: Clerk\'s Backend API is not called more often than this by all of them together')
     lastLogged[scope] = at
     refusedSinceLog[scope] = 0
   }
@@ -242,20 +279,22 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
     })
   }
 
-  function judge (result: CallResult, type: MachineTokenType, nowMs: number): { verdict: Verdict, until: number | undefined } {
+  /** The verdict on Clerk's answer, reusable until a cache period after checkedAt, when Clerk gave it. */
+  function judge (result: CallResult, type: MachineTokenType, nowMs: number, checkedAt = nowMs): { verdict: Verdict, until: number | undefined } {
     if ('failure' in result) return { verdict: 'clerk_api_unavailable', until: undefined }
-    if ('refusal' in result) return { verdict: result.refusal, until: nowMs + options.cacheMs }
+    const periodEnd = checkedAt + options.cacheMs
+    if ('refusal' in result) return { verdict: result.refusal, until: periodEnd }
     const { verification } = result
     // Clerk may answer 200 for a revoked or expired token: its flags and expiration decide.
-    if (verification.revoked) return { verdict: 'token_revoked', until: nowMs + options.cacheMs }
+    if (verification.revoked) return { verdict: 'token_revoked', until: periodEnd }
     if (verification.expired || (verification.expiration !== null && verification.expiration !== undefined && verification.expiration <= nowMs)) {
-      return { verdict: 'token_expired', until: nowMs + options.cacheMs }
+      return { verdict: 'token_expired', until: periodEnd }
     }
     if (type === 'm2m_token' && options.machineSecretKey === undefined && options.machineId !== undefined &&
         !(verification.scopes ?? []).includes(options.machineId)) {
-      return { verdict: 'token_audience_invalid', until: nowMs + options.cacheMs }
+      return { verdict: 'token_audience_invalid', until: periodEnd }
     }
-    const until = Math.min(nowMs + options.cacheMs, verification.expiration ?? Number.POSITIVE_INFINITY)
+    const until = Math.min(periodEnd, verification.expiration ?? Number.POSITIVE_INFINITY)
     return { verdict: machineAuthFromVerification(type, verification), until }
   }
 
@@ -269,7 +308,7 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
     return until < nowMs + options.cacheMs ? until : until + options.cacheMs
   }
 
-  async function verifyRemotely (token: string, type: MachineTokenType): Promise<Verdict> {
+  async function verifyRemotely (token: string, type: MachineTokenType, sharedKey?: string): Promise<Verdict> {
     const result = await call(token, type)
     if ('failure' in result) {
       failures[result.failure]++
@@ -277,8 +316,73 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
     }
     const nowMs = now()
     const { verdict, until } = judge(result, type, nowMs)
-    if (until !== undefined) cache.set(token, { verdict, until, staleUntil: staleUntil(until, nowMs) })
+    if (until === undefined) return verdict
+    cache.set(token, { verdict, until, staleUntil: staleUntil(until, nowMs) })
+    if (shared !== undefined && sharedKey !== undefined && until > nowMs) {
+      const answer: SharedAnswer = { at: nowMs, result: result as SharedAnswer['result'] }
+      shared.set(sharedKey, JSON.stringify(answer), until - nowMs).catch(sharedFailed)
+    }
     return verdict
+  }
+
+  /** What another replica stored for this token, as a verdict cached here too; undefined if nothing usable. */
+  function fromStore (value: string | null | undefined, token: string, type: MachineTokenType): Verdict | undefined {
+    const answer = readSharedAnswer(value, type)
+    if (answer === undefined) return undefined
+    const nowMs = now()
+    const { verdict, until } = judge(answer.result, type, nowMs, Math.min(answer.at, nowMs))
+    if (until === undefined || until <= nowMs) return undefined
+    cache.set(token, { verdict, until, staleUntil: staleUntil(until, nowMs) })
+    sharedVerdicts++
+    return verdict
+  }
+
+  /**
+   * With a shared store: another replica's answer if it has one; otherwise the claim to ask Clerk, or
+   * (another replica holds it) its answer once stored, waiting about the API timeout at most. Then the
+   * budgets, the fleet's included, and the call. A store that fails leaves it to this process.
+   */
+  async function verifyShared (token: string, type: MachineTokenType, client: string, cached: Entry | undefined, at: number): Promise<Verdict> {
+    const store = shared as SharedVerdicts
+    const key = createHash('sha256').update(token).digest('base64url')
+    let claimed = false
+    try {
+      const stored = fromStore(await store.get(key), token, type)
+      if (stored !== undefined) return stored
+      // the claim outlives the claimant's call (at most timeoutMs): a waiter gives up first, and asks itself
+      for (let polls = 0; !(claimed = await store.claim(key, 2 * options.timeoutMs)); polls++) {
+        if (polls * CLAIM_POLL_MS >= options.timeoutMs) break
+        await delay(CLAIM_POLL_MS)
+        const answered = fromStore(await store.get(key), token, type)
+        if (answered !== undefined) return answered
+      }
+    } catch {
+      sharedFailures++
+    }
+    const recheck = cached !== undefined && !isRefusal(cached.verdict)
+    let spent = takeBudget(client, recheck, at)
+    if (spent === undefined) {
+      try {
+        const calls = await store.countCall(Math.floor(at / 1000))
+        if (calls > (recheck ? options.maxCallsPerSecond : options.maxCallsPerSecond - reserved)) spent = 'fleet'
+      } catch {
+        sharedFailures++
+      }
+    }
+    if (spent === undefined) return await verifyRemotely(token, type, key)
+    // no call after all: the others need not wait for one
+    if (claimed) store.release(key).catch(sharedFailed)
+    return refused(spent, recheck, cached, at)
+  }
+
+  /** A call not made: a confirmed caller within its stale period keeps its verdict; anyone else waits. */
+  function refused (scope: BudgetScope, recheck: boolean, cached: Entry | undefined, at: number): Verdict {
+    refusedFor(scope, at)
+    if (recheck && cached !== undefined && at < cached.staleUntil) {
+      staleVerdicts++
+      return cached.verdict
+    }
+    return 'clerk_api_unavailable'
   }
 
   return {
@@ -289,20 +393,19 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
       if (cached !== undefined && at < cached.until) return cached.verdict
       const running = inFlight.get(token)
       if (running !== undefined) return running
-      const recheck = cached !== undefined && !isRefusal(cached.verdict)
-      const spent = takeBudget(clientKey(client?.ip), recheck, at)
-      if (spent !== undefined) {
-        refusedFor(spent, at)
-        if (recheck && at < cached.staleUntil) {
-          staleVerdicts++
-          return cached.verdict
-        }
-        return 'clerk_api_unavailable'
+      let verdict: Promise<Verdict>
+      if (shared === undefined) {
+        const recheck = cached !== undefined && !isRefusal(cached.verdict)
+        const spent = takeBudget(clientKey(client?.ip), recheck, at)
+        if (spent !== undefined) return refused(spent, recheck, cached, at)
+        verdict = verifyRemotely(token, type)
+      } else {
+        verdict = verifyShared(token, type, clientKey(client?.ip), cached, at)
       }
-      const verdict = verifyRemotely(token, type).finally(() => inFlight.delete(token))
+      verdict = verdict.finally(() => inFlight.delete(token))
       inFlight.set(token, verdict)
       return verdict
     },
-    stats: () => ({ apiCalls, cachedVerdicts: cache.size, failures: { ...failures }, budgetRefusals: { ...budgetRefusals }, staleVerdicts })
+    stats: () => ({ apiCalls, cachedVerdicts: cache.size, failures: { ...failures }, budgetRefusals: { ...budgetRefusals }, staleVerdicts, sharedVerdicts, sharedFailures })
   }
 }

@@ -40,7 +40,8 @@ export const clerkAuthOptionsSchema = {
     retryAfterSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5, description: 'Retry-After, in seconds, on 503 issuer_unavailable.' },
     // Not data: checked by hand below, declared so that additionalProperties lets them through.
     now: { description: 'The clock, in ms since the epoch (tests pass their own).' },
-    log: { description: 'Where key-set events go: an object with error, warn, info and debug methods.' }
+    log: { description: 'Where key-set events go: an object with error, warn, info and debug methods.' },
+    sharedVerdicts: { description: 'Where replicas share Clerk\'s answers on opaque tokens and count their calls: an object with get, set, claim, release and countCall methods.' }
   }
 } as const
 
@@ -52,19 +53,42 @@ export interface Logger {
   debug: (obj: object, msg: string) => void
 }
 
+/**
+ * What replicas share about opaque machine tokens, in a store of the application's choosing (Valkey,
+ * Redis, …): Clerk's answer on a token, so that the fleet calls Clerk once per token per cache period,
+ * and the count of calls, so that the calls-per-second bound holds for the fleet. Keys are hashes of
+ * tokens, never tokens. Each method must settle in bounded time; one that fails leaves the decision to
+ * this process alone (its own cache and budgets), as without a store.
+ */
+export interface SharedVerdicts {
+  /** The value last set for key and not yet expired. */
+  get: (key: string) => Promise<string | null | undefined>
+  /** Keeps value for ttlMs. */
+  set: (key: string, value: string, ttlMs: number) => Promise<void>
+  /** True when no one else holds key's claim: the caller may call Clerk, and holds it for ttlMs. */
+  claim: (key: string, ttlMs: number) => Promise<boolean>
+  /** Gives key's claim up before its time (no call is made after all). */
+  release: (key: string) => Promise<void>
+  /** Counts one call to Clerk in the fleet's window for this second; resolves with the count so far. */
+  countCall: (second: number) => Promise<number>
+}
+
 // After validation every default is filled in; before it, defaulted options may be left out.
 type SchemaOptions = FromSchema<typeof clerkAuthOptionsSchema>
 
 /** What the plugin and createVerifier() take; everything but issuer has a default. */
-export type ClerkAuthOptions = Omit<FromSchema<typeof clerkAuthOptionsSchema, { keepDefaultedPropertiesOptional: true }>, 'now' | 'log'> & {
+export type ClerkAuthOptions = Omit<FromSchema<typeof clerkAuthOptionsSchema, { keepDefaultedPropertiesOptional: true }>, 'now' | 'log' | 'sharedVerdicts'> & {
   /** The clock, in ms since the epoch (tests pass their own). */
   now?: () => number
   /** Where key-set events go (the Fastify adapter passes fastify.log); silent by default. */
   log?: Logger
+  /** Where replicas share Clerk's answers on opaque tokens and count their calls; by default each process alone. */
+  sharedVerdicts?: SharedVerdicts
 }
 
 /** The options after validation: defaults applied, issuer normalised, the PEM and the publishable key parsed. */
-export interface ResolvedOptions extends Required<Omit<ClerkAuthOptions, 'authorizedParties' | 'jwtKey' | 'machineId' | 'publishableKey' | 'secretKey' | 'machineSecretKey'>> {
+export interface ResolvedOptions extends Required<Omit<ClerkAuthOptions, 'authorizedParties' | 'jwtKey' | 'machineId' | 'publishableKey' | 'secretKey' | 'machineSecretKey' | 'sharedVerdicts'>> {
+  sharedVerdicts: SharedVerdicts | undefined
   authorizedParties: ReadonlySet<string> | undefined
   jwtKey: KeyObject | undefined
   machineId: string | undefined
@@ -149,6 +173,10 @@ export function resolveOptions (options: ClerkAuthOptions): ResolvedOptions {
   if (log !== undefined && !['error', 'warn', 'info', 'debug'].every((level) => typeof (log as unknown as Record<string, unknown>)[level] === 'function')) {
     throw invalidOption('log', 'must have error, warn, info and debug methods')
   }
+  const sharedVerdicts = valid.sharedVerdicts as SharedVerdicts | undefined
+  if (sharedVerdicts !== undefined && !['get', 'set', 'claim', 'release', 'countCall'].every((method) => typeof (sharedVerdicts as unknown as Record<string, unknown>)[method] === 'function')) {
+    throw invalidOption('sharedVerdicts', 'must have get, set, claim, release and countCall methods')
+  }
   valid.authorizedParties?.forEach(checkOrigin)
   // Keys are only as old as the refresh interval between two good fetches: a shorter allowance would
   // count a fresh key set as stale and refuse valid tokens with 503.
@@ -193,7 +221,8 @@ export function resolveOptions (options: ClerkAuthOptions): ResolvedOptions {
     realm: valid.realm,
     retryAfterSeconds: valid.retryAfterSeconds,
     now: (options.now ?? Date.now),
-    log: log ?? silentLogger
+    log: log ?? silentLogger,
+    sharedVerdicts
   }
 }
 

@@ -34,10 +34,13 @@ export interface VerifierStats {
   machineApiCalls: number
   /** Calls that gave no verdict, by why: no answer in time, unreachable, an error status, an unusable answer. */
   machineApiFailures: Record<ApiFailure, number>
-  /** Calls not made because a budget was spent: a client's own, or the process's. */
+  /** Calls not made because a budget was spent: a client's own, the process's, or the fleet's. */
   machineApiBudgetRefusals: Record<BudgetScope, number>
   /** Confirmed opaque tokens served past their cache period while their re-check waited for budget. */
   machineApiStaleVerdicts: number
+  /** Opaque-token verdicts taken from the shared store (another replica asked Clerk), and its operations that failed. */
+  machineApiSharedVerdicts: number
+  machineApiSharedFailures: number
   /** Every verdict given, by kind of token and code (ok for a caller). */
   verdicts: VerdictCount[]
   /** The issuer's key-set fetches by outcome, and when the current set was loaded (ms, by the verifier's clock). */
@@ -115,6 +118,7 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
       cacheSize: resolved.verificationCacheSize,
       maxCallsPerSecond: resolved.apiMaxCallsPerSecond,
       maxCallsPerClientPerSecond: resolved.apiMaxCallsPerClientPerSecond,
+      shared: resolved.sharedVerdicts,
       now,
       log: resolved.log
     })
@@ -240,8 +244,10 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
         cachedVerdicts: cache.size,
         machineApiCalls: api?.apiCalls ?? 0,
         machineApiFailures: api?.failures ?? { timeout: 0, unreachable: 0, status: 0, answer: 0 },
-        machineApiBudgetRefusals: api?.budgetRefusals ?? { client: 0, process: 0 },
+        machineApiBudgetRefusals: api?.budgetRefusals ?? { client: 0, process: 0, fleet: 0 },
         machineApiStaleVerdicts: api?.staleVerdicts ?? 0,
+        machineApiSharedVerdicts: api?.sharedVerdicts ?? 0,
+        machineApiSharedFailures: api?.sharedFailures ?? 0,
         verdicts: counts.list(),
         keySet: keyStore.stats(),
         revocations: revocations.size,

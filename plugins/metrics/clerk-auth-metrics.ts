@@ -19,6 +19,8 @@ export function registerClerkAuthMetrics (registry: Registry, stats: () => Clerk
     ['reason'], () => Object.entries(stats().machineApiFailures).map(([reason, value]) => ({ labels: { reason }, value })))
   counterReadAtScrape(registry, 'clerk_auth_backend_api_budget_refusals_total', 'Calls to Clerk\'s Backend API not made because a budget was spent: scope client (one client\'s share of new tokens, CLERK_API_MAX_CALLS_PER_CLIENT_PER_SECOND) or process (CLERK_API_MAX_CALLS_PER_SECOND).',
     ['scope'], () => Object.entries(stats().machineApiBudgetRefusals).map(([scope, value]) => ({ labels: { scope }, value })))
+  counterReadAtScrape(registry, 'clerk_auth_backend_api_shared_verdicts_total', 'Opaque-token verdicts taken from the shared store: another replica asked Clerk.', [], total((s) => s.machineApiSharedVerdicts))
+  counterReadAtScrape(registry, 'clerk_auth_backend_api_shared_failures_total', 'Shared-store operations for opaque tokens that failed: the replica decided alone.', [], total((s) => s.machineApiSharedFailures))
   counterReadAtScrape(registry, 'clerk_auth_backend_api_stale_verdicts_total', 'Confirmed opaque tokens served past their cache period while their re-check waited for budget.', [], total((s) => s.machineApiStaleVerdicts))
   gaugeReadAtScrape(registry, 'clerk_auth_revocations', 'Revocations held (sessions ended, users banned or deleted, memberships removed or changed, from Clerk\'s webhooks): their tokens get 401 session_revoked.', () => stats().revocations)
   counterReadAtScrape(registry, 'clerk_auth_revocations_evicted_total', 'Revocations dropped before their time to stay within the maximum held.', [], total((s) => s.revocationsEvicted))

@@ -1,10 +1,14 @@
 // Replicas that share what they know through Valkey or Redis: the revocations Clerk's webhooks bring,
-// so that a sign-out heard by one replica is enforced by all. Without a URL nothing is shared and
-// fastify.sharedStore is null: everything stays in the process. Requests never wait on the store.
+// so that a sign-out heard by one replica is enforced by all, and Clerk's answers on opaque machine
+// tokens with the count of calls to Clerk, so that the fleet asks once per token and keeps one bound.
+// Without a URL nothing is shared and fastify.sharedStore is null: everything stays in the process.
+// Registered before clerk-auth, which takes `verdicts`; the app then calls shareRevocations().
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { Redis, type RedisOptions } from 'ioredis'
+import type { SharedVerdicts, Verifier } from '../clerk-auth/index.js'
 import { RevocationSharing, type SharingStats } from './revocation-sharing.js'
+import { redisVerdicts } from './shared-verdicts.js'
 
 export type { SharingStats } from './revocation-sharing.js'
 
@@ -28,6 +32,13 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** null when no store is configured. */
     sharedStore: {
+      /** For clerk-auth's sharedVerdicts option. */
+      verdicts: SharedVerdicts
+      /**
+       * Shares the verifier's revocations with the other replicas. Resolves once those they hold are
+       * loaded, or after the timeout if the store does not answer (then they are loaded when it does).
+       */
+      shareRevocations: (verifier: Verifier) => Promise<void>
       /** Whether the store answers and this replica has loaded what the others shared. */
       isUp: () => boolean
       stats: () => SharingStats
@@ -73,40 +84,56 @@ async function sharedStore (fastify: FastifyInstance, options: SharedStoreOption
   }
   const publisher = new Redis(options.url, clientOptions)
   const subscriber = new Redis(options.url, clientOptions)
+  publisher.connect().catch(() => {})
+  subscriber.connect().catch(() => {})
+  let sharing: RevocationSharing | undefined
   let waiting: Array<() => void> = []
-  const sharing = new RevocationSharing(publisher, subscriber, fastify.clerkAuth.verifier, {
-    listKey: `${keyPrefix}revocations`,
-    channel: `${keyPrefix}revocations`,
-    heartbeatMs,
-    now: options.now ?? Date.now
-  }, {
+  const whenUp = async (): Promise<void> => {
+    if (sharing?.up !== true) await new Promise<void>((resolve) => { waiting.push(resolve) })
+  }
+  const events = {
     up () {
-      fastify.log.info('Shared store reachable: revocations are shared with the other replicas')
+      fastify.log.info('Shared store reachable: revocations and machine-token verdicts are shared with the other replicas')
       for (const resolve of waiting) resolve()
       waiting = []
     },
     // once per outage; the URL may hold a password and is never logged
-    down (reason) {
-      fastify.log.warn({ reason }, 'Shared store unreachable: revocations stay local to this replica until it returns')
+    down (reason: string) {
+      fastify.log.warn({ reason }, 'Shared store unreachable: revocations stay local to this replica until it returns, and it asks Clerk alone')
     }
-  })
-  const whenUp = async (): Promise<void> => {
-    if (!sharing.up) await new Promise<void>((resolve) => { waiting.push(resolve) })
   }
-  fastify.decorate('sharedStore', { isUp: () => sharing.up, stats: () => sharing.stats(), whenUp })
-  fastify.addHook('onClose', async () => {
-    sharing.close()
-    for (const resolve of waiting) resolve()
-  })
 
   // A replica that starts loads the revocations the others hold before it serves, unless the store
   // does not answer in time: then it starts without them and loads them when the store returns.
-  publisher.connect().catch(() => {})
-  subscriber.connect().catch(() => {})
-  let timer: NodeJS.Timeout | undefined
-  await Promise.race([whenUp(), new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs) })])
-  clearTimeout(timer)
-  if (!sharing.up) fastify.log.warn({ timeoutMs }, 'Shared store unreachable at start: revocations stay local to this replica until it answers')
+  async function shareRevocations (verifier: Verifier): Promise<void> {
+    sharing = new RevocationSharing(publisher, subscriber, verifier, {
+      listKey: `${keyPrefix}revocations`,
+      channel: `${keyPrefix}revocations`,
+      heartbeatMs,
+      now: options.now ?? Date.now
+    }, events)
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([whenUp(), new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs) })])
+    clearTimeout(timer)
+    if (!sharing.up) fastify.log.warn({ timeoutMs }, 'Shared store unreachable at start: revocations stay local to this replica until it answers')
+  }
+
+  fastify.decorate('sharedStore', {
+    verdicts: redisVerdicts(publisher, keyPrefix),
+    shareRevocations,
+    isUp: () => sharing?.up === true,
+    stats: () => sharing?.stats() ?? { up: false, outages: 0, published: 0, received: 0 },
+    whenUp
+  })
+  fastify.addHook('onClose', async () => {
+    if (sharing === undefined) {
+      publisher.disconnect()
+      subscriber.disconnect()
+    } else {
+      sharing.close()
+    }
+    for (const resolve of waiting) resolve()
+  })
 }
 
-export default fp(sharedStore, { name: 'shared-store', fastify: '5.x', dependencies: ['clerk-auth'] })
+export default fp(sharedStore, { name: 'shared-store', fastify: '5.x' })

@@ -73,6 +73,8 @@ export class RevocationSharing {
       client.on('error', ignore)
     }
     this.#heartbeat = setInterval(() => { this.#beat().catch(ignore) }, options.heartbeatMs).unref()
+    // the connections may be ready already
+    this.sync().catch(ignore)
   }
 
   get up (): boolean {

@@ -62,7 +62,7 @@ t.test('a spent budget is logged at most once a minute by the clock, with what i
   t.equal(await api.verify(issuer.apiKey(), 'api_key', client), 'clerk_api_unavailable')
   t.equal(at('warn').length, 2, 'a minute after the last one')
   t.match(at('warn')[1]?.fields, { scope: 'client', refused: 3 }, 'with the refusals since')
-  t.same(api.stats().budgetRefusals, { client: 4, process: 0 })
+  t.same(api.stats().budgetRefusals, { client: 4, process: 0, fleet: 0 })
 })
 
 t.test('a re-check refused by the process budget: counted as the process\'s, the confirmed verdict served', async (t) => {
@@ -72,7 +72,7 @@ t.test('a re-check refused by the process budget: counted as the process\'s, the
   clock.advance(10_000)
   t.match(await api.verify(issuer.apiKey(), 'api_key', from('198.51.100.2')), { tokenType: 'api_key' }, 'a new token takes the one call of this second')
   t.match(api.verify(known, 'api_key', from('198.51.100.1')), { tokenType: 'api_key' }, 'served from what Clerk said, at once')
-  t.same(api.stats().budgetRefusals, { client: 0, process: 1 })
+  t.same(api.stats().budgetRefusals, { client: 0, process: 1, fleet: 0 })
   t.equal(api.stats().staleVerdicts, 1)
   t.equal(at('warn')[0]?.msg, 'Too many new machine tokens: Clerk\'s Backend API is not called more often than this')
   t.match(at('warn')[0]?.fields, { scope: 'process', refused: 1 })

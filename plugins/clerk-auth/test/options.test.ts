@@ -30,6 +30,8 @@ t.test('each refusal names the option and says what is wrong, in these words', a
     [{ issuer, now: 5 }, 'now', 'must be a function returning ms since the epoch'],
     [{ issuer, log: { error: ignore } }, 'log', 'must have error, warn, info and debug methods'],
     [{ issuer, log: { error: ignore, warn: ignore, info: ignore, debug: 'yes' } }, 'log', 'must have error, warn, info and debug methods'],
+    [{ issuer, sharedVerdicts: {} }, 'sharedVerdicts', 'must have get, set, claim, release and countCall methods'],
+    [{ issuer, sharedVerdicts: { get: ignore, set: ignore, claim: ignore, release: ignore, countCall: 1 } }, 'sharedVerdicts', 'must have get, set, claim, release and countCall methods'],
     [{ issuer, jwksMaxStaleMs: 299_999 }, 'jwksMaxStaleMs', 'must be at least jwksRefreshIntervalMs (300000 ms)'],
     [{ issuer, jwksRefreshIntervalMs: 1000, jwksMaxStaleMs: 999 }, 'jwksMaxStaleMs', 'must be at least jwksRefreshIntervalMs (1000 ms)'],
     [{ issuer, jwtKey: 'abc' }, 'jwtKey', 'must be an RSA public key (2048 to 8192 bits) in PEM form']

@@ -57,10 +57,10 @@ export type JwksFault = 'error' | 'garbage' | 'not-array' | 'oversized' | 'overs
 /**
  * How the Backend API verify endpoints misbehave: error (HTTP 500), garbage (200, broken JSON), hang,
  * reset, huge (200 and a 1 GiB body, written as fast as the client reads), drip (200, then a byte every
- * 50 ms, never ending), or any answer of your own: `{ status, body }` (sent as JSON) or `{ status, raw }`
- * (sent as it is).
+ * 50 ms, never ending), held (the usual answer, when releaseHeldBackendApi() is called), or any answer
+ * of your own: `{ status, body }` (sent as JSON) or `{ status, raw }` (sent as it is).
  */
-export type BackendApiFault = 'error' | 'garbage' | 'hang' | 'reset' | 'huge' | 'drip' | { status: number, body: unknown } | { status: number, raw: string }
+export type BackendApiFault = 'error' | 'garbage' | 'hang' | 'reset' | 'huge' | 'drip' | 'held' | { status: number, body: unknown } | { status: number, raw: string }
 
 /** One request to the Backend API verify endpoints, as received. */
 export interface BackendApiCall {
@@ -133,6 +133,8 @@ export interface TestIssuer {
   abandonedJwksRequests: () => number
   /** Makes the Backend API verify endpoints misbehave until set back to undefined. */
   backendApiFault: BackendApiFault | undefined
+  /** Answers the Backend API calls held so far (the held fault). */
+  releaseHeldBackendApi: () => void
   /** Calls to its Backend API verify endpoints, in order. */
   backendApiCalls: () => readonly BackendApiCall[]
   /** Bytes of body the huge fault has written so far. */
@@ -236,6 +238,7 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
   const calls: BackendApiCall[] = []
   const waiting: Array<() => void> = []
   const held: Array<() => void> = []
+  const heldApiCalls: Array<() => void> = []
   const signer = (): SigningKey => published[0] as SigningKey
   const jwksText = (): string => JSON.stringify({ keys: published.map((key) => key.publicJwk) })
 
@@ -288,11 +291,15 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
         return
       }
     }
-    const answer = text === undefined
-      ? { status: 413, body: { errors: [{ message: 'Request body too large', long_message: 'Request body too large', code: 'request_body_too_large' }] } }
-      : answerBackendApi({ method: 'POST', path: req.url ?? '', authorization: req.headers.authorization, body: text }, { secretKey, machineSecretKeys: [machineSecretKey] },
-        (type, token) => readDevOpaqueToken(instanceKey.privateKey, type, token), now())
-    res.writeHead(answer.status, json).end(JSON.stringify(answer.body))
+    const answerNow = (): void => {
+      const answer = text === undefined
+        ? { status: 413, body: { errors: [{ message: 'Request body too large', long_message: 'Request body too large', code: 'request_body_too_large' }] } }
+        : answerBackendApi({ method: 'POST', path: req.url ?? '', authorization: req.headers.authorization, body: text }, { secretKey, machineSecretKeys: [machineSecretKey] },
+          (type, token) => readDevOpaqueToken(instanceKey.privateKey, type, token), now())
+      res.writeHead(answer.status, json).end(JSON.stringify(answer.body))
+    }
+    if (fault === 'held') heldApiCalls.push(answerNow)
+    else answerNow()
   }
 
   const server: Server = createServer((req, res) => {
@@ -370,6 +377,7 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
     },
     jwksFault: undefined,
     releaseHeldJwks: () => { for (const answer of held.splice(0)) answer() },
+    releaseHeldBackendApi: () => { for (const answer of heldApiCalls.splice(0)) answer() },
     nextJwksRequest: async () => await new Promise<void>((resolve) => waiting.push(resolve)),
     jwksRequests: () => jwksRequests,
     abandonedJwksRequests: () => abandonedJwksRequests,
