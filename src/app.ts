@@ -7,6 +7,7 @@ import corsPlugin, { originMatcher } from '../plugins/cors/index.js'
 import graphql from '../plugins/graphql/index.js'
 import metrics, { registerSharedStoreMetrics, registerSocketMetrics } from '../plugins/metrics/index.js'
 import overload from '../plugins/overload.js'
+import rateLimit from '../plugins/rate-limit.js'
 import sharedStore from '../plugins/shared-store/index.js'
 import requestLog from '../plugins/request-log.js'
 import devIssuer from './dev-issuer/index.js'
@@ -114,6 +115,14 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
   }
   await fastify.sharedStore?.shareRevocations(fastify.clerkAuth.verifier)
 
+  // Per caller, once authenticated; counted across replicas with REDIS_URL. Routes may set their own.
+  await fastify.register(rateLimit, {
+    max: fastify.config.RATE_LIMIT_MAX,
+    windowMs: fastify.config.RATE_LIMIT_WINDOW_MS,
+    redis: fastify.sharedStore?.redis,
+    keyPrefix: fastify.config.REDIS_KEY_PREFIX
+  })
+
   // Before the other plugins, so that every route they and routes/ declare is measured.
   await fastify.register(metrics, {
     host: fastify.config.METRICS_HOST,
@@ -156,7 +165,7 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
     // plugins/ folders group files; they are not URL prefixes
     dirNameRoutePrefix: false,
     // the plugins registered above, with their options
-    ignorePattern: /^clerk-auth$|^cors$|^graphql$|^metrics$|^shared-store$|^overload\.[jt]s$|^request-log\.[jt]s$|\.d\.ts$|\.map$/
+    ignorePattern: /^clerk-auth$|^cors$|^graphql$|^metrics$|^shared-store$|^overload\.[jt]s$|^rate-limit\.[jt]s$|^request-log\.[jt]s$|\.d\.ts$|\.map$/
   })
   await fastify.register(fastifyAutoload, {
     dir: join(import.meta.dirname, '../routes'),

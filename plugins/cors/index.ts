@@ -44,8 +44,9 @@ export const ALLOWED_HEADERS = [
   'authorization', 'content-type', 'accept', 'apollo-require-preflight', 'x-apollo-operation-name',
   'apollographql-client-name', 'apollographql-client-version', 'traceparent', 'tracestate'
 ]
-// What a page may read besides the CORS-safelisted headers: the challenge and when to retry.
-export const EXPOSED_HEADERS = ['www-authenticate', 'retry-after']
+// What a page may read besides the CORS-safelisted headers: the challenge, when to retry, and the
+// caller's rate limit.
+export const EXPOSED_HEADERS = ['www-authenticate', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']
 const METHODS = ['GET', 'HEAD', 'POST']
 // Chromium caps a preflight's cache at two hours.
 const DEFAULT_MAX_AGE_SECONDS = 7200

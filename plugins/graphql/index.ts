@@ -129,6 +129,9 @@ async function graphql (fastify: FastifyInstance, options: GraphqlOptions): Prom
   const anonymousQueryFields = new Set([...optional, ...(publicIntrospection ? INTROSPECTION_FIELDS : [])])
   const anonymousOtherFields = publicIntrospection ? INTROSPECTION_FIELDS : new Set<string>()
 
+  // Callers' rate limits (plugins/rate-limit.ts) count each operation, once its caller is known.
+  const countCaller = fastify.hasDecorator('rateLimits') ? fastify.rateLimits.count : undefined
+
   fastify.graphql.addHook('preExecution', async (_schema, document, context) => {
     // graphql-js would run a subscription over HTTP once, as if it were a query: it belongs on a socket
     if (document.definitions.some((definition) => definition.kind === Kind.OPERATION_DEFINITION && definition.operation === 'subscription')) {
@@ -137,7 +140,11 @@ async function graphql (fastify: FastifyInstance, options: GraphqlOptions): Prom
     const { reply } = context
     // Authenticated callers (the common case) need no walk of the document.
     const result = await fastify.clerkAuth.authenticate(reply.request, accepts)
-    if (!isRefusal(result)) return
+    if (!isRefusal(result)) {
+      const limited = await countCaller?.(reply.request, reply)
+      if (limited !== undefined) throw new OperationRefused(limited.code, limited.message, { code: 'RATE_LIMITED', reason: limited.code }, 429)
+      return
+    }
     if (result === 'token_missing' && rootSelectsOnly(document, anonymousQueryFields, anonymousOtherFields)) {
       fastify.clerkAuth.admitAnonymous()
       return

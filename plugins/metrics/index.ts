@@ -56,6 +56,9 @@ async function metrics (fastify: FastifyInstance, options: MetricsOptions): Prom
   counterReadAtScrape(registry, 'http_requests_shed_total', 'Requests answered 503 overloaded because the event loop was behind (OVERLOAD_MAX_EVENT_LOOP_DELAY_MS).',
     [], () => [{ labels: {}, value: fastify.overload.shed() }])
 
+  counterReadAtScrape(registry, 'http_requests_rate_limited_total', 'Requests answered 429 rate_limited: a caller over its limit (RATE_LIMIT_MAX, or a route\'s own).',
+    [], () => [{ labels: {}, value: fastify.rateLimits.refused() }])
+
   counterReadAtScrape(registry, 'http_cors_origin_refused_total', 'Cross-origin requests from origins not allowed (CORS_ORIGINS): preflights answered 403, requests answered without CORS headers.',
     ['kind'], () => Object.entries(fastify.cors.refusedOrigins()).map(([kind, value]) => ({ labels: { kind }, value })))
 
@@ -100,4 +103,4 @@ async function metrics (fastify: FastifyInstance, options: MetricsOptions): Prom
   fastify.decorate('metrics', { registry, read, url: () => server === undefined ? undefined : metricsUrl(server) })
 }
 
-export default fp(metrics, { name: 'metrics', fastify: '5.x', dependencies: ['clerk-auth', 'cors', 'overload'] })
+export default fp(metrics, { name: 'metrics', fastify: '5.x', dependencies: ['clerk-auth', 'cors', 'overload', 'rate-limit'] })

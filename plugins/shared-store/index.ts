@@ -34,6 +34,8 @@ declare module 'fastify' {
     sharedStore: {
       /** For clerk-auth's sharedVerdicts option. */
       verdicts: SharedVerdicts
+      /** The client for other plugins' shared state (rate limits); commands fail at once while it is down. */
+      redis: Redis
       /**
        * Shares the verifier's revocations with the other replicas. Resolves once those they hold are
        * loaded, or after the timeout if the store does not answer (then they are loaded when it does).
@@ -120,6 +122,7 @@ async function sharedStore (fastify: FastifyInstance, options: SharedStoreOption
 
   fastify.decorate('sharedStore', {
     verdicts: redisVerdicts(publisher, keyPrefix),
+    redis: publisher,
     shareRevocations,
     isUp: () => sharing?.up === true,
     stats: () => sharing?.stats() ?? { up: false, outages: 0, published: 0, received: 0 },

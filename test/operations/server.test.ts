@@ -94,7 +94,8 @@ t.test('WORKERS=2: two processes share the port, their metrics are summed, a rev
   const [port, issuerPort, metricsPort] = [await freePort(), await freePort(), await freePort()]
   const server = startServer({ PORT: String(port), DEV_ISSUER_PORT: String(issuerPort), DEV_ISSUER_DIR: dir, WORKERS: '2', SHUTDOWN_DRAIN_MS: '2000', METRICS_PORT: String(metricsPort) }, dir)
   t.teardown(() => { server.child.kill('SIGKILL') })
-  await waitForLine(server.stdout, /(Server listening at[\s\S]*){2}/)
+  // two processes starting at once on two busy cores: a generous bound
+  await waitForLine(server.stdout, /(Server listening at[\s\S]*){2}/, 30_000)
   const pids = new Set([...server.stdout().matchAll(/"pid":(\d+)[^\n]*Server listening/g)].map((match) => match[1]))
   t.equal(pids.size, 2, 'two worker processes')
   const key = loadOrCreateSigningKey(dir)
