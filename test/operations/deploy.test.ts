@@ -39,6 +39,20 @@ t.test('the manifests: one of each kind, all about the same app', async (t) => {
   t.ok(of('PodDisruptionBudget').spec.minAvailable < deployment.spec.replicas, 'a disruption can take one pod at a time')
 })
 
+t.test('the Valkey example: what the docs\' REDIS_URL names, reachable by the service\'s pods only', async (t) => {
+  const dir = join(manifestsDir, 'valkey')
+  const resources = (parseAllDocuments(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0]?.toJS() as { resources: string[] }).resources
+  const valkey = resources.flatMap((file) => parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((doc) => doc.toJS() as Manifest))
+  const kind = (name: string): Manifest => valkey.find((manifest) => manifest.kind === name) as Manifest
+  const url = /REDIS_URL=(redis:\/\/[\w-]+:\d+)/.exec(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))?.[1] as string
+  t.equal(url, `redis://${kind('Service').metadata.name as string}:${String(kind('Service').spec.ports[0].port)}`)
+  t.match(readFileSync(join(root, 'docs/replicas.md'), 'utf8'), url, 'the docs give the same URL')
+  t.equal(kind('Service').spec.ports[0].targetPort, kind('StatefulSet').spec.template.spec.containers[0].ports[0].name)
+  t.same(kind('NetworkPolicy').spec.ingress[0].from[0].podSelector.matchLabels, of('Deployment').spec.template.metadata.labels, 'the service\'s pods')
+  t.same(kind('StatefulSet').spec.selector.matchLabels, kind('StatefulSet').spec.template.metadata.labels)
+  t.ok(settingsSchema.properties.REDIS_URL.pattern !== undefined && new RegExp(settingsSchema.properties.REDIS_URL.pattern).test(url), 'a URL the setting accepts')
+})
+
 t.test('the settings: names the service reads, values it accepts, secrets apart', async (t) => {
   const config = of('ConfigMap').data as Record<string, string>
   const secrets = of('Secret').stringData as Record<string, string>
