@@ -42,7 +42,7 @@ if (args.gateway) {
 }
 if (args.replicas) {
   const { runReplicasBench } = await import('./replicas.js')
-  await runReplicasBench({ revocations: 200 })
+  await runReplicasBench({ revocations: 200, rounds, durationSeconds, connections })
   process.exit(0)
 }
 
