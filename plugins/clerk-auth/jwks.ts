@@ -84,16 +84,24 @@ export function parsePemPublicKey (text: string): KeyObject | undefined {
 }
 
 /**
- * Runs work with a signal that aborts after ms with a TimeoutError, as AbortSignal.timeout() would.
- * Not AbortSignal.timeout() itself: Node's timer holds that signal weakly, and a signal collected
- * while a body is still being read never fires. Here the timer holds it until the work settles.
+ * Runs work with a signal that aborts after ms with a TimeoutError, as AbortSignal.timeout() would,
+ * and rejects with that error then even if the work has not given up: a body read that misses the
+ * abort cannot hold a caller past ms. Not AbortSignal.timeout() itself: Node's timer holds that
+ * signal weakly, and a signal collected while a body is still being read never fires.
  */
 export async function withTimeout<T> (ms: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController()
-  const timer = setTimeout(() => { controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')) }, ms)
-  timer.unref()
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const reason = new DOMException(`no answer within ${ms} ms`, 'TimeoutError')
+      controller.abort(reason)
+      reject(reason)
+    }, ms)
+    timer.unref()
+  })
   try {
-    return await work(controller.signal)
+    return await Promise.race([work(controller.signal), expired])
   } finally {
     clearTimeout(timer)
   }

@@ -243,8 +243,8 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
     const endpoint = ENDPOINTS[type]
     const key = type === 'm2m_token' ? options.machineSecretKey ?? options.secretKey : options.secretKey
     apiCalls++
-    // the timeout covers the body too: it is read within the same signal
-    return await withTimeout(options.timeoutMs, async (signal) => {
+    // the timeout covers the body too: it is read within the same signal, and the call ends with it
+    return await withTimeout(options.timeoutMs, async (signal): Promise<CallResult> => {
       let response: Response
       try {
         response = await fetch(`${options.apiUrl}${endpoint.path}`, {
@@ -276,7 +276,7 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
       // an OAuth token Clerk no longer considers active
       if ((body as { active?: unknown } | null)?.active === false) return { refusal: 'token_expired' }
       return isVerification(body, type) ? { verification: body } : { failure: 'answer', detail: 'an answer that is not a verification' }
-    })
+    }).catch(failureOf)
   }
 
   /** The verdict on Clerk's answer, reusable until a cache period after checkedAt, when Clerk gave it. */

@@ -2,7 +2,7 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { fetchJson, parseJwks, parsePemPublicKey } from '../jwks.js'
+import { fetchJson, parseJwks, parsePemPublicKey, withTimeout } from '../jwks.js'
 import { testKeys } from './support/issuer.js'
 import { publicPem } from './support/tokens.js'
 
@@ -129,4 +129,18 @@ t.test('a JWKS whose Content-Length is over the cap is refused before any byte o
   t.teardown(() => { server.closeAllConnections(); server.close() })
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`
   await t.rejects(fetchJson(url, { timeoutMs: 60_000, maxBytes: 1024 * 1024 }), /larger than 1048576 bytes/)
+})
+
+t.test('withTimeout(): the signal aborts at the deadline, and the call ends then even if the work never gives up', async (t) => {
+  // withTimeout's timer does not keep a process alive by itself (a server's sockets do): this does here
+  const alive = setInterval(() => {}, 1000)
+  t.teardown(() => { clearInterval(alive) })
+  let seen: AbortSignal | undefined
+  const stubborn = withTimeout(50, async (signal) => {
+    seen = signal
+    return await new Promise<never>(() => {})
+  })
+  await t.rejects(stubborn, { name: 'TimeoutError', message: 'no answer within 50 ms' })
+  t.equal(seen?.aborted, true)
+  t.equal(await withTimeout(10_000, async () => 'answered'), 'answered', 'work that ends first gives its result')
 })
