@@ -32,4 +32,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM drains (SHUTDOWN_DRAIN_MS), then exits 0: the runtime's stop timeout must be longer.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/src/server.js"]
+# dist/src/tracing.js first: OpenTelemetry, when the OTEL_* variables turn it on (docs/tracing.md)
+CMD ["node", "--import", "./dist/src/tracing.js", "dist/src/server.js"]

@@ -5,7 +5,8 @@
 //          --recipe (adds the design card's recipe, @fastify/jwt + get-jwks, as a third target in every round),
 //          --gateway (only the gateway bench instead: nginx -> backend through auth_request to the service, against no authentication; bench/gateway.ts),
 //          --sockets N (2000; 0 leaves them out): GraphQL sockets held idle (memory per socket), then each subscribed to pings every 250 ms,
-//          --replicas (only the replicas bench instead: how soon a webhook on one replica is enforced by another through redis-server; bench/replicas.ts).
+//          --replicas (only the replicas bench instead: how soon a webhook on one replica is enforced by another through redis-server; bench/replicas.ts),
+//          --tracing (only the tracing bench instead: OpenTelemetry off, on sampling every request, and 1 in 100; bench/tracing.ts).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,7 +30,8 @@ const { values: args } = parseArgs({
     workers: { type: 'string' },
     gateway: { type: 'boolean', default: false },
     sockets: { type: 'string', default: '2000' },
-    replicas: { type: 'boolean', default: false }
+    replicas: { type: 'boolean', default: false },
+    tracing: { type: 'boolean', default: false }
   }
 })
 const rounds = Number(args.rounds)
@@ -38,6 +40,11 @@ const connections = Number(args.connections)
 if (args.gateway) {
   const { runGatewayBench } = await import('./gateway.js')
   await runGatewayBench({ rounds, durationSeconds, connections })
+  process.exit(0)
+}
+if (args.tracing) {
+  const { runTracingBench } = await import('./tracing.js')
+  await runTracingBench({ rounds, durationSeconds, connections })
   process.exit(0)
 }
 if (args.replicas) {

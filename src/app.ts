@@ -1,13 +1,15 @@
 import { join } from 'node:path'
 import fastifyAutoload from '@fastify/autoload'
 import fastifyEnv from '@fastify/env'
-import { LogController, type FastifyInstance, type FastifyLoggerOptions, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import type { FastifyOtelInstrumentation } from '@fastify/otel'
+import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import clerkAuth, { clerkWebhooks, type InvalidOption } from '../plugins/clerk-auth/index.js'
 import corsPlugin, { originMatcher } from '../plugins/cors/index.js'
 import graphql from '../plugins/graphql/index.js'
 import metrics, { registerSharedStoreMetrics, registerSocketMetrics } from '../plugins/metrics/index.js'
 import overload from '../plugins/overload.js'
 import rateLimit from '../plugins/rate-limit.js'
+import tracing from '../plugins/tracing/index.js'
 import sharedStore from '../plugins/shared-store/index.js'
 import requestLog from '../plugins/request-log.js'
 import devIssuer from './dev-issuer/index.js'
@@ -20,11 +22,16 @@ declare module 'fastify' {
   }
 }
 
+/** Fastify's logger options with pino's (Fastify passes them to pino). */
+export type LoggerOptions = Exclude<FastifyServerOptions['logger'], boolean | undefined>
+
 export interface AppOptions {
   /** The settings to use instead of the process environment and .env (tests pass their own). */
   env?: Record<string, string | number | undefined>
   /** The clock clerk-auth judges tokens and key ages by, in ms since the epoch (tests pass their own). */
   now?: () => number
+  /** OpenTelemetry's Fastify instrumentation, when tracing is on (src/tracing.ts starts it). */
+  fastifyOtel?: FastifyOtelInstrumentation | undefined
 }
 
 // Where routes/auth/verify/ mounts the gateway check: gateways answer browsers themselves.
@@ -54,13 +61,15 @@ class ErrorsOnlyLogController extends LogController {
  * is out before the process exits (pino's own destination writes in the background and flushes what
  * is left at exit, which can land before a write still in flight).
  */
-export function processLogger (nodeEnv: string | undefined, stdoutIsTerminal: boolean): FastifyLoggerOptions {
-  if (!stdoutIsTerminal || nodeEnv === 'production') return { level: 'info', stream: process.stdout }
-  return { level: 'info', transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } as FastifyLoggerOptions
+export function processLogger (nodeEnv: string | undefined, stdoutIsTerminal: boolean, mixin?: () => object): LoggerOptions {
+  // fields added to every line (pino's mixin), such as the ids of the trace it belongs to
+  const added = mixin === undefined ? {} : { mixin }
+  if (!stdoutIsTerminal || nodeEnv === 'production') return { level: 'info', stream: process.stdout, ...added }
+  return { level: 'info', transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }, ...added }
 }
 
 /** Fastify's own options, shared by the server and the tests so both build the same app. */
-export function serverOptions (logger: false | FastifyLoggerOptions, trustProxySetting?: string): FastifyServerOptions {
+export function serverOptions (logger: false | LoggerOptions, trustProxySetting?: string): FastifyServerOptions {
   return {
     // request.ip: the client's address, from X-Forwarded-For only when sent by a proxy named in TRUST_PROXY
     // (hop counts are accepted at run time though Fastify's types leave them out)
@@ -85,6 +94,12 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
   }
   checkSettings(fastify.config)
   fastify.log.level = fastify.config.LOG_LEVEL
+
+  // Before every other hook: each runs within the request's span, which carries the incoming trace.
+  if (opts.fastifyOtel !== undefined) {
+    await fastify.register(opts.fastifyOtel.plugin())
+    await fastify.register(tracing, { recordUserId: fastify.config.TRACING_RECORD_USER_ID })
+  }
 
   // First of the request hooks: preflights are answered before anything else, and every answer
   // after it, refusals and shed requests included, carries the headers a page needs to read it.
@@ -157,7 +172,8 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
       maxSubscriptionsPerSocket: fastify.config.GRAPHQL_WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
       maxMessageBytes: fastify.config.GRAPHQL_WS_MAX_MESSAGE_BYTES,
       exposeStats: (stats) => { if (fastify.metrics !== null) registerSocketMetrics(fastify.metrics.registry, stats) }
-    }
+    },
+    observeOperation: fastify.hasDecorator('tracing') ? fastify.tracing.observeOperation : undefined
   })
 
   await fastify.register(fastifyAutoload, {
@@ -165,7 +181,7 @@ export default async function serviceApp (fastify: FastifyInstance, opts: AppOpt
     // plugins/ folders group files; they are not URL prefixes
     dirNameRoutePrefix: false,
     // the plugins registered above, with their options
-    ignorePattern: /^clerk-auth$|^cors$|^graphql$|^metrics$|^shared-store$|^overload\.[jt]s$|^rate-limit\.[jt]s$|^request-log\.[jt]s$|\.d\.ts$|\.map$/
+    ignorePattern: /^clerk-auth$|^cors$|^graphql$|^metrics$|^shared-store$|^tracing$|^overload\.[jt]s$|^rate-limit\.[jt]s$|^request-log\.[jt]s$|\.d\.ts$|\.map$/
   })
   await fastify.register(fastifyAutoload, {
     dir: join(import.meta.dirname, '../routes'),

@@ -1,3 +1,5 @@
+// First: with the OTEL_* variables set, tracing starts before the rest is imported.
+import { runningTracing, traceLogFields } from './tracing.js'
 import cluster from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import { setTimeout as delay } from 'node:timers/promises'
@@ -95,8 +97,10 @@ async function runServer (): Promise<void> {
   try {
     early = readSettings()
   } catch {}
-  const app = Fastify(serverOptions(processLogger(early.NODE_ENV, process.stdout.isTTY === true), early.TRUST_PROXY))
-  app.register(fp(serviceApp))
+  const tracing = runningTracing()
+  // with tracing, each line logged within a traced request carries its trace_id and span_id
+  const app = Fastify(serverOptions(processLogger(early.NODE_ENV, process.stdout.isTTY === true, tracing === undefined ? undefined : traceLogFields), early.TRUST_PROXY))
+  app.register(fp(serviceApp), { fastifyOtel: tracing?.fastifyOtel })
 
   try {
     await app.ready()
@@ -129,6 +133,8 @@ async function runServer (): Promise<void> {
       await app.drain.stopAccepting(ACCEPTED_CONNECTION_GRACE_MS)
     }
     await app.close()
+    // the spans still held are exported before the process ends; a collector that is away loses them, no more
+    await tracing?.shutdown().catch((err: unknown) => { app.log.warn({ reason: (err as Error).message }, 'Could not export the last spans: the collector did not take them') })
     app.log.info('stopped: the process exits now')
     clearInterval(untilTheLastLine)
   })

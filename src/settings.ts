@@ -13,7 +13,7 @@ export const settingsSchema = {
   required: [
     'NODE_ENV', 'PORT', 'HOST', 'LOG_LEVEL', 'CLERK_CLOCK_SKEW_MS', 'CLERK_JWKS_TIMEOUT_MS', 'CLERK_JWKS_REFRESH_INTERVAL_MS',
     'CLERK_JWKS_UNKNOWN_KID_COOLDOWN_MS', 'CLERK_JWKS_MAX_STALE_MS', 'CLERK_ACCEPT_PENDING_SESSIONS',
-    'CLERK_VERIFICATION_CACHE_SIZE', 'CLERK_API_TIMEOUT_MS', 'CLERK_API_MAX_CALLS_PER_SECOND', 'CLERK_API_MAX_CALLS_PER_CLIENT_PER_SECOND', 'CLERK_MACHINE_TOKEN_CACHE_MS', 'CLERK_REVOCATION_RETENTION_MS', 'GRAPHQL_ACCEPTS_TOKEN', 'GRAPHQL_PUBLIC_INTROSPECTION', 'GRAPHQL_WS_INIT_TIMEOUT_MS', 'GRAPHQL_WS_MAX_SOCKETS', 'GRAPHQL_WS_MAX_SUBSCRIPTIONS_PER_SOCKET', 'GRAPHQL_WS_MAX_MESSAGE_BYTES', 'LOG_REQUESTS', 'TRUST_PROXY', 'METRICS_HOST', 'METRICS_PORT', 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 'OVERLOAD_RETRY_AFTER_SECONDS', 'SHUTDOWN_DRAIN_MS', 'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW_MS', 'REDIS_KEY_PREFIX', 'REDIS_TIMEOUT_MS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
+    'CLERK_VERIFICATION_CACHE_SIZE', 'CLERK_API_TIMEOUT_MS', 'CLERK_API_MAX_CALLS_PER_SECOND', 'CLERK_API_MAX_CALLS_PER_CLIENT_PER_SECOND', 'CLERK_MACHINE_TOKEN_CACHE_MS', 'CLERK_REVOCATION_RETENTION_MS', 'GRAPHQL_ACCEPTS_TOKEN', 'GRAPHQL_PUBLIC_INTROSPECTION', 'GRAPHQL_WS_INIT_TIMEOUT_MS', 'GRAPHQL_WS_MAX_SOCKETS', 'GRAPHQL_WS_MAX_SUBSCRIPTIONS_PER_SOCKET', 'GRAPHQL_WS_MAX_MESSAGE_BYTES', 'LOG_REQUESTS', 'TRACING_RECORD_USER_ID', 'TRUST_PROXY', 'METRICS_HOST', 'METRICS_PORT', 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 'OVERLOAD_RETRY_AFTER_SECONDS', 'SHUTDOWN_DRAIN_MS', 'RATE_LIMIT_MAX', 'RATE_LIMIT_WINDOW_MS', 'REDIS_KEY_PREFIX', 'REDIS_TIMEOUT_MS', 'WORKERS', 'DEV_ISSUER_PORT', 'DEV_ISSUER_DIR'
   ],
   properties: {
     NODE_ENV: { type: 'string', default: 'development' },
@@ -64,6 +64,8 @@ export const settingsSchema = {
     GRAPHQL_WS_MAX_SUBSCRIPTIONS_PER_SOCKET: { type: 'integer', minimum: 1, maximum: 1000, default: 20 },
     GRAPHQL_WS_MAX_MESSAGE_BYTES: { type: 'integer', minimum: 1024, maximum: 1_048_576, default: 65_536 },
     LOG_REQUESTS: { type: 'boolean', default: false },
+    // With tracing on (OTEL_* variables): the caller's id as enduser.id on request spans (personal data).
+    TRACING_RECORD_USER_ID: { type: 'boolean', default: false },
     // Whose X-Forwarded-For is believed (request.ip): false, true (anyone's: only behind a proxy that
     // overwrites it), a number of hops, or the proxies' addresses and CIDRs, comma-separated.
     TRUST_PROXY: { type: 'string', pattern: '^(true|false|[0-9]{1,2}|[0-9A-Fa-f.:/, ]+)$', default: 'false' },
@@ -135,6 +137,7 @@ const hints: Partial<Record<keyof Settings, string>> = {
   CLERK_WEBHOOK_SIGNING_SECRET: 'must be your webhook endpoint\'s signing secret, whsec_… (Dashboard > Webhooks > the endpoint > Signing Secret)',
   CLERK_MACHINE_ID: 'must be this service\'s Clerk machine id, e.g. mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk (Dashboard > Machines)',
   LOG_REQUESTS: 'must be true or false',
+  TRACING_RECORD_USER_ID: 'must be true or false',
   TRUST_PROXY: 'must be false, true, a number of proxy hops, or the proxies\' addresses and CIDRs, comma-separated (e.g. 10.0.0.0/8,127.0.0.1)',
   GRAPHQL_PUBLIC_INTROSPECTION: 'must be true or false',
   REDIS_URL: 'must be a Valkey or Redis URL, redis://host:6379 or rediss://user:password@host:6380/0, or empty',

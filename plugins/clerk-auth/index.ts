@@ -7,18 +7,20 @@ import { forbiddenMessage, missingPart, requirementProblem, type Access } from '
 import type { ClerkAuthOptions } from './options.js'
 import { buildRefusalResponses, type RefusalCode, type RefusalResponse } from './refusals.js'
 import { acceptsTokenProblem, SESSIONS_ONLY, type TokenType } from './token-types.js'
-import { createVerifier, isRefusal, type CountedTokenType, type Verdict, type Verifier, type VerifierStats } from './verifier.js'
+import { authentications, type AuthenticationMessage } from './diagnostics.js'
+import { createVerifier, isRefusal, type CountedTokenType, type Verdict, type VerificationDetail, type Verifier, type VerifierStats } from './verifier.js'
 
 export { authObjectSchema, machineAuthSchema, sessionAuthSchema } from './auth-object-schema.js'
 export type { AuthRequirement, ClerkAuth, MachineAuth, SessionAuth } from './auth-object.js'
 export { forbiddenMessage, missingPart, requirementProblem, type Access } from './authorization.js'
+export { CHANNELS, type AuthenticationMessage, type BackendApiCallContext, type KeySetFetchContext, type KeyWaitContext } from './diagnostics.js'
 export { forwardAuth } from './forward-auth.js'
 export { GATEWAY_PARAMETERS, identityHeaders, parseGatewayAccess } from './gateway.js'
 export { clerkAuthOptionsSchema, InvalidOptionError, isBareOrigin, type ClerkAuthOptions, type InvalidOption, type Logger, type SharedVerdicts } from './options.js'
 export { refusalTexts, type RefusalCode, type RefusalResponse } from './refusals.js'
 export { acceptsTokenProblem, SESSIONS_ONLY, TOKEN_TYPES, type TokenType } from './token-types.js'
 export type { Client } from './client-key.js'
-export { createVerifier, isRefusal, readRevocation, type CountedTokenType, type Revocation, type Verdict, type VerdictCount, type Verifier, type VerifierStats } from './verifier.js'
+export { createVerifier, isRefusal, readRevocation, type CountedTokenType, type Revocation, type Verdict, type VerdictCount, type VerificationDetail, type Verifier, type VerifierStats } from './verifier.js'
 export { clerkWebhooks, type ClerkWebhooksOptions } from './webhooks.js'
 export { REVOKING_EVENTS } from './clerk-events.js'
 
@@ -120,8 +122,28 @@ async function registerClerkAuth (fastify: FastifyInstance, options: ClerkAuthOp
 
   /** The verdict on the request's token; sets request.auth when it is a caller. */
   function authenticate (request: FastifyRequest, accepts: readonly TokenType[] = SESSIONS_ONLY): Verdict | Promise<Verdict> {
+    if (authentications.hasSubscribers) return authenticateObserved(request, accepts)
     const verdict = verifier.verifyCredentials(request.headers.authorization, request.headers.cookie, accepts, request)
     return verdict instanceof Promise ? verdict.then((settled) => remember(request, settled)) : remember(request, verdict)
+  }
+
+  /** authenticate, with what it found published on the authentication channel (tracing). */
+  function authenticateObserved (request: FastifyRequest, accepts: readonly TokenType[]): Verdict | Promise<Verdict> {
+    const detail: VerificationDetail = { cached: false }
+    const told = (verdict: Verdict): Verdict => {
+      const refused = isRefusal(verdict)
+      authentications.publish({
+        request,
+        code: refused ? verdict : 'ok',
+        auth: refused ? undefined : verdict,
+        tokenType: detail.tokenType,
+        keyId: detail.keyId,
+        cached: detail.cached
+      } satisfies AuthenticationMessage)
+      return remember(request, verdict)
+    }
+    const verdict = verifier.verifyCredentials(request.headers.authorization, request.headers.cookie, accepts, request, detail)
+    return verdict instanceof Promise ? verdict.then(told) : told(verdict)
   }
 
   function refuse (reply: FastifyReply, code: RefusalCode): FastifyReply {

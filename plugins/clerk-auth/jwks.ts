@@ -109,11 +109,12 @@ export async function withTimeout<T> (ms: number, work: (signal: AbortSignal) =>
 
 /**
  * GETs a JSON document with a timeout that really aborts (connection, headers and body alike)
- * and a cap on the body size.
+ * and a cap on the body size; seen gets the answer's status.
  */
-export async function fetchJson (url: string, options: { timeoutMs: number, maxBytes: number }): Promise<unknown> {
+export async function fetchJson (url: string, options: { timeoutMs: number, maxBytes: number }, seen?: { status?: number }): Promise<unknown> {
   return await withTimeout(options.timeoutMs, async (signal) => {
     const response = await fetch(url, { signal, redirect: 'error', headers: { accept: 'application/json' } })
+    if (seen !== undefined) seen.status = response.status
     if (!response.ok) {
       await response.body?.cancel()
       throw new Error(`HTTP ${response.status}`)

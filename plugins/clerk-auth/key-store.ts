@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto'
 import { RefusalError } from './refusals.js'
+import { keySetFetches, keyWaits, type KeySetFetchContext } from './diagnostics.js'
 import { fetchJson, parseJwks, type VerificationKey } from './jwks.js'
 import type { Logger } from './options.js'
 
@@ -86,9 +87,9 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
     timer.unref()
   }
 
-  async function load (): Promise<void> {
+  async function load (seen?: KeySetFetchContext): Promise<void> {
     try {
-      const parsed = parseJwks(await fetchJson(url, { timeoutMs: options.timeoutMs, maxBytes }), keys)
+      const parsed = parseJwks(await fetchJson(url, { timeoutMs: options.timeoutMs, maxBytes }, seen), keys)
       const added = [...parsed.keys.keys()].filter((kid) => !keys.has(kid)).length
       const removed = [...keys.keys()].filter((kid) => !parsed.keys.has(kid)).length
       const replaced = [...keys].filter(([kid, key]) => parsed.keys.has(kid) && parsed.keys.get(kid) !== key).length
@@ -102,9 +103,14 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
         log.info({ issuer, keys: keys.size, added, removed, replaced, skipped: parsed.skipped }, 'Issuer signing keys loaded')
       }
       failing = false
+      if (seen !== undefined) {
+        seen.outcome = 'ok'
+        seen.keys = keys.size
+      }
       schedule(options.refreshIntervalMs)
     } catch (err) {
       const timedOut = (err as Error).name === 'TimeoutError'
+      if (seen !== undefined) seen.outcome = timedOut ? 'timeout' : 'failed'
       if (timedOut) fetches.timeout++
       else fetches.failed++
       const reason = timedOut ? `no answer within ${options.timeoutMs} ms` : (err as Error).message
@@ -128,14 +134,26 @@ export function createJwksKeyStore (options: JwksKeyStoreOptions): KeyStore {
   /** Starts a fetch unless one is already running; everyone waits on the same one (load never rejects). */
   function startFetch (): void {
     if (closed) return
-    inFlight ??= load().finally(() => { inFlight = undefined })
+    inFlight ??= observedLoad().finally(() => { inFlight = undefined })
+  }
+
+  function observedLoad (): Promise<void> {
+    if (!keySetFetches.hasSubscribers) return load()
+    const seen: KeySetFetchContext = { issuer }
+    return keySetFetches.tracePromise(load, seen, undefined, seen)
   }
 
   async function lookUpUnknown (kid: string): Promise<KeyObject> {
-    if (inFlight === undefined && now() - lastKidTriggeredFetch >= options.unknownKidCooldownMs) {
+    const startsFetch = inFlight === undefined && now() - lastKidTriggeredFetch >= options.unknownKidCooldownMs
+    if (startsFetch) {
       lastKidTriggeredFetch = now()
       startFetch()
     }
+    return await (keyWaits.hasSubscribers ? keyWaits.tracePromise(keyAfterFetch, { keyId: kid, startedFetch: startsFetch }, undefined, kid) : keyAfterFetch(kid))
+  }
+
+  /** The key once the fetch in flight (if any) has ended, or the refusal. */
+  async function keyAfterFetch (kid: string): Promise<KeyObject> {
     await inFlight
     const key = isFresh() ? keys.get(kid) : undefined
     if (key !== undefined) return key.key

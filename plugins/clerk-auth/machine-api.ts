@@ -7,6 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { LruMap } from 'toad-cache'
 import { machineAuthFromVerification, type MachineVerification } from './auth-object.js'
 import { clientKey, type Client } from './client-key.js'
+import { backendApiCalls, type BackendApiCallContext } from './diagnostics.js'
 import { BodyTooLargeError, readJsonBody, withTimeout } from './jwks.js'
 import type { Logger, SharedVerdicts } from './options.js'
 import type { RefusalCode } from './refusals.js'
@@ -239,7 +240,18 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
       ? { failure: 'answer', detail: err.message }
       : { failure: 'unreachable', detail: (err as Error).message }
 
-  async function call (token: string, type: MachineTokenType): Promise<CallResult> {
+  /** The call, told to observers (tracing) when there are any. */
+  async function observedCall (token: string, type: MachineTokenType): Promise<CallResult> {
+    if (!backendApiCalls.hasSubscribers) return await call(token, type)
+    const seen: BackendApiCallContext = { tokenType: type, path: ENDPOINTS[type].path }
+    return await backendApiCalls.tracePromise(async () => {
+      const result = await call(token, type, seen)
+      seen.outcome = 'failure' in result ? result.failure : 'refusal' in result ? 'refused' : 'verified'
+      return result
+    }, seen)
+  }
+
+  async function call (token: string, type: MachineTokenType, seen?: BackendApiCallContext): Promise<CallResult> {
     const endpoint = ENDPOINTS[type]
     const key = type === 'm2m_token' ? options.machineSecretKey ?? options.secretKey : options.secretKey
     apiCalls++
@@ -257,6 +269,7 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
       } catch (err) {
         return failureOf(err)
       }
+      if (seen !== undefined) seen.status = response.status
       if (response.status !== 200) {
         await response.body?.cancel()
         // Clerk does not know the token (or finds it malformed): the caller's problem
@@ -309,7 +322,7 @@ export function createMachineApi (options: MachineApiOptions): MachineApi {
   }
 
   async function verifyRemotely (token: string, type: MachineTokenType, sharedKey?: string): Promise<Verdict> {
-    const result = await call(token, type)
+    const result = await observedCall(token, type)
     if ('failure' in result) {
       failures[result.failure]++
       log.warn({ type, reason: result.detail }, 'Clerk\'s Backend API could not verify a machine token')

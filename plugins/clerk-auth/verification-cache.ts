@@ -25,8 +25,11 @@ function indexOf (token: string): string {
   return token.slice(-INDEX_LENGTH)
 }
 
-/** tokenType: the kind the token showed before its key was looked up, unknown for tokens refused before that. */
-export interface CachedVerdict { token: string, verdict: Verdict, until: number, keyGeneration: number, tokenType: TokenType | undefined }
+/**
+ * tokenType: the kind the token showed before its key was looked up, unknown for tokens refused before
+ * that; keyId: the key it was checked with, for JWTs that got that far.
+ */
+export interface CachedVerdict { token: string, verdict: Verdict, until: number, keyGeneration: number, tokenType: TokenType | undefined, keyId: string | undefined }
 
 function lookUp (entries: LruMap<CachedVerdict>, token: string, nowMs: number, keyGeneration: number): CachedVerdict | undefined {
   const index = indexOf(token)
@@ -68,9 +71,9 @@ export class VerificationCache {
     return lookUp(this.#accepted, token, nowMs, keyGeneration) ?? lookUp(this.#refused, token, nowMs, keyGeneration)
   }
 
-  remember (token: string, verdict: Verdict, until: number | undefined, keyGeneration: number, tokenType?: TokenType): void {
+  remember (token: string, verdict: Verdict, until: number | undefined, keyGeneration: number, tokenType?: TokenType, keyId?: string): void {
     if (until === undefined || token.length > MAX_CACHED_TOKEN_LENGTH) return
     const entries = isRefusal(verdict) ? this.#refused : this.#accepted
-    entries.set(indexOf(token), { token, verdict, until, keyGeneration, tokenType })
+    entries.set(indexOf(token), { token, verdict, until, keyGeneration, tokenType, keyId })
   }
 }

@@ -50,6 +50,16 @@ export interface VerifierStats {
   revocationsEvicted: number
 }
 
+/**
+ * What a verification found besides its verdict (for traces): filled in, before any wait, when a
+ * caller passes one. keyId is the key a JWT names; cached says the verdict came from the cache.
+ */
+export interface VerificationDetail {
+  tokenType?: TokenType | undefined
+  keyId?: string | undefined
+  cached: boolean
+}
+
 export interface Verifier {
   /** The options after validation and defaults. */
   readonly options: Readonly<ResolvedOptions>
@@ -59,12 +69,12 @@ export interface Verifier {
    * unknown key is looked up: `await` it either way. client (who sends it: a Fastify request, or
    * { ip }) says whose budget a call to Clerk's Backend API for a new opaque token comes out of.
    */
-  verify: (token: string, accepts?: readonly TokenType[], client?: Client) => Verdict | Promise<Verdict>
+  verify: (token: string, accepts?: readonly TokenType[], client?: Client, detail?: VerificationDetail) => Verdict | Promise<Verdict>
   /**
    * The verdict on a request's credentials: the Authorization header (Bearer) or, without one and
    * where sessions are accepted, the __session cookie (which never carries a machine token).
    */
-  verifyCredentials: (authorization: string | undefined, cookieHeader: string | undefined, accepts?: readonly TokenType[], client?: Client) => Verdict | Promise<Verdict>
+  verifyCredentials: (authorization: string | undefined, cookieHeader: string | undefined, accepts?: readonly TokenType[], client?: Client, detail?: VerificationDetail) => Verdict | Promise<Verdict>
   /**
    * Ends access Clerk has ended (from its webhooks): matching callers get session_revoked from now
    * on, cached verdicts included, and listeners are told (open sockets close). Returns false, and
@@ -143,8 +153,8 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
   }
 
   /** A verdict given: cached where it may be reused, counted and returned. */
-  function remember (token: string, verdict: Verdict, exp: unknown, nowMs: number, keyGeneration: number, type?: TokenType): Verdict {
-    cache.remember(token, verdict, reusableUntil(verdict, exp, nowMs), keyGeneration, type)
+  function remember (token: string, verdict: Verdict, exp: unknown, nowMs: number, keyGeneration: number, type?: TokenType, keyId?: string): Verdict {
+    cache.remember(token, verdict, reusableUntil(verdict, exp, nowMs), keyGeneration, type, keyId)
     return given(verdict, type)
   }
 
@@ -160,19 +170,21 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
    */
   function judge (token: string, jwt: DecodedJwt, type: JwtTokenType, key: KeyObject, nowMs: number, keyGeneration: number): Verdict {
     signatureChecks++
-    if (!hasValidRs256Signature(jwt, key)) return remember(token, 'token_signature_invalid', undefined, nowMs, keyGeneration, type)
+    const keyId = jwt.header.kid as string
+    if (!hasValidRs256Signature(jwt, key)) return remember(token, 'token_signature_invalid', undefined, nowMs, keyGeneration, type, keyId)
     const verdict = checkClaims(jwt.payload, policy, nowMs, type) ??
       (type === 'session_token' ? authFromClaims(jwt.payload) : machineAuthFromClaims(type, jwt.payload))
-    return remember(token, verdict, jwt.payload.exp, nowMs, keyGeneration, type)
+    return remember(token, verdict, jwt.payload.exp, nowMs, keyGeneration, type, keyId)
   }
 
   /**
    * The full check of a token not in the cache, and its caching: the header (no key, no RSA), then
    * the key, the signature and the claims. Synchronous whenever the key is known.
    */
-  function verifyUncached (token: string, accepts: readonly TokenType[], nowMs: number, keyGeneration: number, client: Client | undefined): Verdict | Promise<Verdict> {
+  function verifyUncached (token: string, accepts: readonly TokenType[], nowMs: number, keyGeneration: number, client: Client | undefined, detail: VerificationDetail | undefined): Verdict | Promise<Verdict> {
     const opaque = opaqueTokenType(token)
     if (opaque !== undefined) {
+      if (detail !== undefined) detail.tokenType = opaque
       // without the secret key, the opaque form of a kind cannot be verified here, so it is not accepted
       return counted(accepts.includes(opaque) && machineApi !== undefined ? machineApi.verify(token, opaque, client) : 'token_type_not_accepted', opaque)
     }
@@ -183,6 +195,11 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
     const type = jwtTokenType(jwt.header, jwt.payload)
     // JWT templates are accepted nowhere; other kinds where the route says, before any key or network.
     if (type === 'template') return remember(token, 'token_type_not_accepted', undefined, nowMs, keyGeneration)
+    if (detail !== undefined) {
+      detail.tokenType = type
+      // checkHeader refused a JWT without one
+      detail.keyId = jwt.header.kid as string
+    }
     if (!accepts.includes(type)) return counts.count('token_type_not_accepted', type)
     const typed = checkTypedHeader(type, jwt.header)
     if (typed !== undefined) return remember(token, typed, undefined, nowMs, keyGeneration, type)
@@ -201,7 +218,7 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
     })
   }
 
-  function verify (token: string, accepts: readonly TokenType[] = SESSIONS_ONLY, client?: Client): Verdict | Promise<Verdict> {
+  function verify (token: string, accepts: readonly TokenType[] = SESSIONS_ONLY, client?: Client, detail?: VerificationDetail): Verdict | Promise<Verdict> {
     const nowMs = now()
     const keyGeneration = keyStore.generation()
     const cached = cache.find(token, nowMs, keyGeneration)
@@ -209,20 +226,25 @@ export function createVerifier (options: ClerkAuthOptions): Verifier {
     // the issuer is unreachable); refusals stand whatever the keys' age.
     if (cached === undefined || (!isRefusal(cached.verdict) && !keyStore.isFreshAt(nowMs))) {
       cacheMisses++
-      return verifyUncached(token, accepts, nowMs, keyGeneration, client)
+      return verifyUncached(token, accepts, nowMs, keyGeneration, client, detail)
     }
     cacheHits++
+    if (detail !== undefined) {
+      detail.cached = true
+      detail.tokenType = cached.tokenType
+      detail.keyId = cached.keyId
+    }
     return given(verdictHere(cached, accepts), cached.tokenType)
   }
 
   return {
     options: resolved,
     verify,
-    verifyCredentials (authorization, cookieHeader, accepts = SESSIONS_ONLY, client) {
+    verifyCredentials (authorization, cookieHeader, accepts = SESSIONS_ONLY, client, detail) {
       const sessions = accepts.includes('session_token')
       const found = findToken(authorization, sessions ? cookieHeader : undefined, readSessionCookie)
       if (found.refusal !== undefined) return counts.count(found.refusal, undefined)
-      return verify(found.token, found.fromCookie ? SESSIONS_ONLY : accepts, client)
+      return verify(found.token, found.fromCookie ? SESSIONS_ONLY : accepts, client, detail)
     },
     revoke (revocation) {
       if (!revocations.add(revocation, now())) return false

@@ -1,6 +1,6 @@
-import { errorCodes, type FastifyInstance, type preParsingHookHandler } from 'fastify'
+import { errorCodes, type FastifyInstance, type FastifyRequest, type preParsingHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import { Kind, validate, type GraphQLError } from 'graphql'
+import { getOperationAST, Kind, validate, type DocumentNode, type GraphQLError, type OperationTypeNode } from 'graphql'
 import mercurius, { type MercuriusOptions } from 'mercurius'
 import { isRefusal, makeRoutesPublic, refusalTexts, type RefusalCode, type TokenType } from '../clerk-auth/index.js'
 import { applyAuthDirective, optionalAuthFields } from './auth-directive.js'
@@ -79,6 +79,21 @@ export interface GraphqlOptions {
   acceptsToken: readonly TokenType[]
   /** Subscriptions over WebSocket on /graphql (session tokens): their bounds and allowed origins (DEFAULT_SUBSCRIPTION_OPTIONS). */
   subscriptions?: Partial<SubscriptionOptions>
+  /** Given each HTTP request's document before it is authenticated (tracing names its operation: requestedOperation). */
+  observeOperation?: (request: FastifyRequest, document: DocumentNode) => void
+}
+
+/** The operation a request runs: its type, and its name when it has one. */
+export interface GraphqlOperation {
+  type: OperationTypeNode
+  name: string | undefined
+}
+
+/** The operation of document that request runs (the one its operationName names); undefined if none is. */
+export function requestedOperation (document: DocumentNode, request: FastifyRequest): GraphqlOperation | undefined {
+  const params = (request.method === 'GET' ? request.query : request.body) as { operationName?: unknown } | null | undefined
+  const operation = getOperationAST(document, typeof params?.operationName === 'string' ? params.operationName : undefined)
+  return operation === null || operation === undefined ? undefined : { type: operation.operation, name: operation.name?.value }
 }
 
 async function graphql (fastify: FastifyInstance, options: GraphqlOptions): Promise<void> {
@@ -118,7 +133,7 @@ async function graphql (fastify: FastifyInstance, options: GraphqlOptions): Prom
     if (problem !== undefined) throw OperationRefused.badQuery(problem)
   })
 
-  const { publicIntrospection, acceptsToken: accepts } = options
+  const { publicIntrospection, acceptsToken: accepts, observeOperation } = options
   if (!accepts.every(fastify.clerkAuth.canVerify)) {
     throw new Error('graphql option acceptsToken names api_key, which only Clerk\'s Backend API can verify: give clerk-auth its secretKey')
   }
@@ -138,6 +153,7 @@ async function graphql (fastify: FastifyInstance, options: GraphqlOptions): Prom
       throw new OperationRefused('subscription_over_http', 'Subscriptions run over a WebSocket on this path (graphql-transport-ws), not over HTTP.', { code: 'BAD_REQUEST' }, 400)
     }
     const { reply } = context
+    if (observeOperation !== undefined) observeOperation(reply.request, document)
     // Authenticated callers (the common case) need no walk of the document.
     const result = await fastify.clerkAuth.authenticate(reply.request, accepts)
     if (!isRefusal(result)) {

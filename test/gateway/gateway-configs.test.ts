@@ -102,8 +102,8 @@ t.test('Envoy: requirements in path_prefix only, client X-Clerk-* headers sent t
     const segment = prefix.slice('/auth/verify/'.length)
     t.equal(pathParameters(`${segment}/client/path?acceptsToken=m2m_token`), segment, `${check.name}: the segment is read, the client's query is not`)
     t.type(parseGatewayAccess(segment), 'object', `${check.name}: ${segment}`)
-    t.same(config.http_service.authorization_request.allowed_headers.patterns, [{ exact: 'cookie' }, { exact: 'x-forwarded-for' }, { prefix: 'x-clerk-' }],
-      'the session cookie, the client\'s address, and client X-Clerk-* headers for the service to refuse')
+    t.same(config.http_service.authorization_request.allowed_headers.patterns, [{ exact: 'cookie' }, { exact: 'x-forwarded-for' }, { prefix: 'x-clerk-' }, { exact: 'traceparent' }, { exact: 'tracestate' }],
+      'the session cookie, the client\'s address, client X-Clerk-* headers for the service to refuse, and the trace context')
     t.same(config.http_service.authorization_response.allowed_upstream_headers.patterns, [{ prefix: 'x-clerk-' }])
     t.same(config.http_service.authorization_response.allowed_client_headers.patterns.map((p) => p.exact), ['www-authenticate', 'retry-after', 'content-type'])
   }

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
 import { resolveOptions } from '../../plugins/clerk-auth/options.js'
+import { serviceNamed, tracingRequested } from '../../src/otel-variables.js'
 import { clerkAuthOptions, settingsSchema, type Settings } from '../../src/settings.js'
 import { buildApp } from '../support/app.js'
 import { tempDir } from '../../plugins/clerk-auth/test/support/temp-dir.js'
@@ -20,6 +21,8 @@ const kustomization = parse('kustomization.yaml')[0] as unknown as { resources: 
 const manifests: Manifest[] = [...kustomization.resources.flatMap(parse), ...parse('secret.yaml.example')]
 const of = (kind: string): Manifest => manifests.find((manifest) => manifest.kind === kind) as Manifest
 const settingNames = Object.keys(settingsSchema.properties)
+// OpenTelemetry's own variables, read by its SDK (docs/tracing.md)
+const OTEL_VARIABLES = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SERVICE_NAME', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG']
 
 t.test('the kustomization applies every manifest but the Secret, which is only an example', async (t) => {
   const files = readdirSync(manifestsDir).filter((file) => file.endsWith('.yaml') && file !== 'kustomization.yaml')
@@ -56,7 +59,7 @@ t.test('the Valkey example: what the docs\' REDIS_URL names, reachable by the se
 t.test('the settings: names the service reads, values it accepts, secrets apart', async (t) => {
   const config = of('ConfigMap').data as Record<string, string>
   const secrets = of('Secret').stringData as Record<string, string>
-  for (const name of [...Object.keys(config), ...Object.keys(secrets)]) t.ok(settingNames.includes(name), `${name} is a setting`)
+  for (const name of [...Object.keys(config), ...Object.keys(secrets)]) t.ok(settingNames.includes(name) || OTEL_VARIABLES.includes(name), `${name} is a setting`)
   // credentials: keys, and a store URL that may carry a password
   for (const name of Object.keys(secrets)) t.match(name, /SECRET|^REDIS_URL$/, `${name} is a secret`)
   const container = of('Deployment').spec.template.spec.containers[0]
@@ -66,6 +69,20 @@ t.test('the settings: names the service reads, values it accepts, secrets apart'
   const settings = envSchema<Settings>({ schema: settingsSchema, data: { ...config, ...secrets }, dotenv: false })
   t.equal(settings.NODE_ENV, 'production')
   t.doesNotThrow(() => resolveOptions(clerkAuthOptions(settings, null)), 'clerk-auth takes the options they make')
+})
+
+t.test('traces: off as shipped, on once the collector\'s endpoint is filled in, sampled by ratio', async (t) => {
+  const config = of('ConfigMap').data as Record<string, string>
+  t.equal(tracingRequested(config), false)
+  t.equal(tracingRequested({ ...config, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.observability:4318' }), true)
+  t.equal(config.OTEL_TRACES_SAMPLER, 'parentbased_traceidratio', 'callers\' sampling decisions are kept')
+  const ratio = Number(config.OTEL_TRACES_SAMPLER_ARG)
+  t.ok(ratio > 0 && ratio <= 1, 'a ratio')
+  t.equal(serviceNamed(config), true)
+  const dashboard = JSON.parse(readFileSync(join(root, 'deploy/grafana/clerk-auth-service.json'), 'utf8')) as { panels: Array<{ title: string, links?: Array<{ url: string }> }> }
+  const latency = dashboard.panels.find((panel) => panel.title.startsWith('Latency'))
+  const explore = JSON.parse(new URL(latency?.links?.[0]?.url ?? '', 'http://grafana').searchParams.get('left') ?? '{}') as { queries?: Array<{ query: string }> }
+  t.match(explore.queries?.[0]?.query, `resource.service.name = "${config.OTEL_SERVICE_NAME as string}"`, 'the latency panel links to this service\'s traces')
 })
 
 t.test('the container: port, probes and drain agree with the service', async (t) => {
@@ -105,8 +122,10 @@ t.test('the Dockerfile: multi-stage, production dependencies, non-root, the same
   t.match(dockerfile, /^\s+HOST=0\.0\.0\.0/m)
   t.match(dockerfile, /METRICS_HOST=0\.0\.0\.0/)
   t.match(dockerfile, /^HEALTHCHECK [\s\S]*\/health/m)
-  const [, entry] = /^CMD \["node", "([^"]+)"\]$/m.exec(dockerfile) ?? []
+  const [, preload, entry] = /^CMD \["node", "--import", "([^"]+)", "([^"]+)"\]$/m.exec(dockerfile) ?? []
   t.ok(entry !== undefined && existsSync(join(root, entry)), `${entry ?? 'the entry point'} is what the build makes`)
+  t.ok(preload !== undefined && existsSync(join(root, preload)), `${preload ?? 'the tracing preload'} is what the build makes`)
+  t.equal(preload, './dist/src/tracing.js', 'as npm start loads it')
   const ignored = readFileSync(join(root, '.dockerignore'), 'utf8').split('\n')
   for (const path of ['node_modules', '.env', '.dev-issuer', '.git']) t.ok(ignored.includes(path), `${path} stays out of the image`)
 })

@@ -13,6 +13,8 @@ export interface BuildOptions {
   logger?: Parameters<typeof serverOptions>[0]
   /** The clock clerk-auth reads. */
   now?: () => number
+  /** Tracing on: OpenTelemetry's Fastify instrumentation, as src/tracing.ts gives the server. */
+  fastifyOtel?: AppOptions['fastifyOtel']
 }
 
 /** The service app, built as the server builds it, closed when the test ends. */
@@ -22,7 +24,7 @@ export async function buildApp (t: Test, env: Env, options: BuildOptions = {}): 
   // No shedding unless a test asks for it: a test process that makes RSA keys stalls its own event loop.
   // The development issuer (when the test names no issuer) on a free port, its key in a temporary folder.
   const defaults = { METRICS_PORT: 0, OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: 0, DEV_ISSUER_PORT: 0, DEV_ISSUER_DIR: tempDir(t) }
-  app.register(fp(serviceApp), { env: { ...defaults, ...env }, now: options.now })
+  app.register(fp(serviceApp), { env: { ...defaults, ...env }, now: options.now, fastifyOtel: options.fastifyOtel })
   // as a plugin of its own, after the app's plugins, the way a user's routes would be added
   const { extend } = options
   if (extend !== undefined) app.register(async (instance) => extend(instance))

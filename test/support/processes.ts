@@ -4,6 +4,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { join } from 'node:path'
 
 const SERVER = join(import.meta.dirname, '../../dist/src/server.js')
+// loaded first, as npm start and the image do: tracing, when the OTEL_* variables ask for it
+const TRACING = join(import.meta.dirname, '../../dist/src/tracing.js')
 
 export interface Started { child: ChildProcessWithoutNullStreams, stdout: () => string, stderr: () => string, exited: Promise<number | null> }
 
@@ -11,7 +13,7 @@ export interface Started { child: ChildProcessWithoutNullStreams, stdout: () => 
 export function startServer (env: Record<string, string>, cwd: string): Started {
   const { CLERK_ISSUER_URL: _ignored, ...parentEnv } = process.env
   // no metrics listener unless a test asks: parallel servers would compete for its port
-  const child = spawn(process.execPath, [SERVER], { env: { ...parentEnv, METRICS_PORT: '0', ...env }, cwd })
+  const child = spawn(process.execPath, ['--import', TRACING, SERVER], { env: { ...parentEnv, METRICS_PORT: '0', ...env }, cwd })
   let out = ''
   let err = ''
   child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
