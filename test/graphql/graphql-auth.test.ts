@@ -193,3 +193,17 @@ t.test('GraphQL answers every refusal code with its HTTP status and the code as 
   t.equal(unavailable.headers['retry-after'], '5')
   t.match(unavailable.json(), { data: null, errors: [{ message: refusalTexts.clerk_api_unavailable.message, extensions: { code: 'SERVICE_UNAVAILABLE', reason: 'clerk_api_unavailable' } }] })
 })
+
+t.test('greeting names its caller: a user by id, a machine by its subject, anyone else as a guest', async (t) => {
+  const issuer = await startIssuer(t)
+  const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, GRAPHQL_ACCEPTS_TOKEN: 'session_token,m2m_token' })
+  const ask = async (token?: string): Promise<unknown> => (await app.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+    payload: { query: '{ greeting }' }
+  })).json()
+  t.same(await ask(issuer.sessionToken({ sub: 'user_greeted' })), { data: { greeting: 'Hello, user_greeted!' } })
+  t.same(await ask(issuer.m2mToken({ machineId: 'mch_greeted' })), { data: { greeting: 'Hello, mch_greeted!' } })
+  t.same(await ask(), { data: { greeting: 'Hello, guest!' } })
+})
