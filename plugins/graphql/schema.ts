@@ -1,4 +1,4 @@
-import { setTimeout as delay } from 'node:timers/promises'
+import { setInterval } from 'node:timers/promises'
 import mercurius, { type IResolvers, type MercuriusContext } from 'mercurius'
 import type { ClerkAuth, SessionAuth } from '../clerk-auth/index.js'
 import { authDirectiveTypeDefs } from './auth-directive.js'
@@ -61,17 +61,37 @@ export const schema = /* GraphQL */ `
 // Ticks at most this often, and at least this rarely: a subscription cannot become a busy loop.
 export const EVERY_MS = { min: 250, max: 60_000 }
 
-/** Ticks at once and then every everyMs; refused at subscribe when everyMs is out of bounds. */
-function ticks (everyMs: number): AsyncGenerator<number> {
+/**
+ * Ticks at once and then every everyMs; refused at subscribe when everyMs is out of bounds.
+ * return() stops the timer at once, even while a tick is awaited: an ended subscription holds nothing.
+ */
+function ticks (everyMs: number): AsyncIterableIterator<undefined> {
   if (!Number.isInteger(everyMs) || everyMs < EVERY_MS.min || everyMs > EVERY_MS.max) {
     throw new mercurius.ErrorWithProps(`everyMs must be a whole number from ${EVERY_MS.min} to ${EVERY_MS.max}`, { code: 'BAD_USER_INPUT' })
   }
-  return (async function * () {
-    for (let tick = 0; ; tick++) {
-      yield tick
-      await delay(everyMs)
-    }
-  })()
+  const stop = new AbortController()
+  const later = setInterval(everyMs, undefined, { signal: stop.signal })
+  let first = true
+  const done = { value: undefined, done: true } as const
+  return {
+    async next () {
+      if (first) {
+        first = false
+        return { value: undefined, done: false }
+      }
+      try {
+        return await later.next()
+      } catch (error) {
+        if (stop.signal.aborted) return done
+        throw error
+      }
+    },
+    async return () {
+      stop.abort()
+      return done
+    },
+    [Symbol.asyncIterator] () { return this }
+  }
 }
 
 const orgPingText = (id: string, context: MercuriusContext): string => {

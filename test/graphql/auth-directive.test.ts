@@ -1,5 +1,5 @@
 // applyAuthDirective on schemas other than ours: it is exported for users' own GraphQL schemas.
-import { buildSchema, execute, GraphQLObjectType, GraphQLSchema, GraphQLString, parse } from 'graphql'
+import { buildSchema, execute, GraphQLObjectType, GraphQLSchema, GraphQLString, parse, subscribe } from 'graphql'
 import t from 'tap'
 import { unmetRequirements } from '../../plugins/clerk-auth/auth-object.js'
 import { applyAuthDirective, authDirectiveTypeDefs } from '../../plugins/graphql/auth-directive.js'
@@ -38,4 +38,29 @@ t.test('a typo in an @auth requirement fails at start-up, naming the field', asy
   t.throws(() => applyAuthDirective(buildSchema(schema('@auth'))), /Query\.secret: @auth .*at least one/)
   t.throws(() => buildSchema(schema('@auth(permision: "org:x:read")')), /Unknown argument "permision"/, 'an unknown name is refused by GraphQL itself')
   t.doesNotThrow(() => applyAuthDirective(buildSchema(schema('@auth(permission: "org:x:read")'))))
+})
+
+t.test('a subscription field without its own subscribe function streams from the root value, checked on every event', async (t) => {
+  const schema = applyAuthDirective(buildSchema(`${authDirectiveTypeDefs}
+    type Query { open: String } type Subscription { news: String @auth(role: "org:admin") }`))
+  async function * news (): AsyncGenerator<{ news: string }> {
+    yield { news: 'first' }
+    yield { news: 'second' }
+  }
+  const run = async (auth: unknown): Promise<unknown[]> => {
+    const context = { reply: { request: { auth } }, app: { clerkAuth: { unmet: unmetRequirements } } }
+    const stream = await subscribe({ schema, document: parse('subscription { news }'), rootValue: { news }, contextValue: context })
+    t.ok(Symbol.asyncIterator in stream, 'the subscription started')
+    const events: unknown[] = []
+    for await (const event of stream as AsyncIterable<unknown>) events.push(event)
+    return events
+  }
+  const admin = { tokenType: 'session_token', orgId: 'org_1', orgRole: 'org:admin', orgPermissions: [], featureAuthorizations: [] }
+  t.same(await run(admin), [{ data: { news: 'first' } }, { data: { news: 'second' } }])
+  const events = await run(null) as Array<{ data: unknown, errors: Array<{ extensions: unknown }> }>
+  t.equal(events.length, 2)
+  for (const event of events) {
+    t.same(event.data, { news: null })
+    t.same(event.errors[0]?.extensions, { code: 'FORBIDDEN', missing: { role: 'org:admin' } })
+  }
 })

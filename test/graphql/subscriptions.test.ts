@@ -12,6 +12,7 @@ import { startIssuer } from '../../plugins/clerk-auth/test/support/issuer.js'
 import { testClock } from '../../plugins/clerk-auth/test/support/observe.js'
 import clerkAuth from '../../plugins/clerk-auth/index.js'
 import graphql from '../../plugins/graphql/index.js'
+import { resolvers } from '../../plugins/graphql/schema.js'
 import { buildApp, type Env } from '../support/app.js'
 import { freePort } from '../support/loopback.js'
 import { metricValue, readMetrics } from '../support/metrics.js'
@@ -195,10 +196,24 @@ t.test('@auth requirements are checked at subscribe; bad arguments and invalid d
   t.match(await refused.next('error'), { id: '1', payload: [{ extensions: { code: 'FORBIDDEN', missing: { permission: 'org:pings:read' } } }] })
   refused.send(subscribe('2', 'subscription { pings(id: "3", everyMs: 10) }'))
   t.match(await refused.next('error'), { id: '2', payload: [{ message: 'everyMs must be a whole number from 250 to 60000', extensions: { code: 'BAD_USER_INPUT' } }] })
+  refused.send(subscribe('5', 'subscription { pings(id: "5", everyMs: 60001) }'))
+  t.match(await refused.next('error'), { id: '5', payload: [{ extensions: { code: 'BAD_USER_INPUT' } }] }, 'one more than the longest period')
+  refused.send(subscribe('6', 'subscription { pings(id: "6", everyMs: 60000) }'))
+  t.match(await refused.next('next'), { id: '6', payload: { data: { pings: 'GraphQL Ping #6!' } } }, 'the longest period is served, with its first ping at once')
   refused.send(subscribe('3', 'subscription { pongs }'))
   t.match(await refused.next('error'), { id: '3', payload: [{ message: /Cannot query field "pongs" on type "Subscription"/, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] })
   refused.send(subscribe('4', 'subscription { pings(id: "4", everyMs: 250) }'))
   t.match((await refused.next('next')).payload, { data: { pings: 'GraphQL Ping #4!' } }, 'the socket goes on')
+})
+
+t.test('an ended subscription stops its timer at once, even while it waits for the next tick', async (t) => {
+  const subscribeField = (resolvers.Subscription as Record<string, { subscribe: (root: unknown, args: { everyMs: number }) => AsyncIterableIterator<unknown> }>).pings
+  const ticks = subscribeField?.subscribe(null, { everyMs: 60_000 }) as AsyncIterableIterator<unknown>
+  t.same(await ticks.next(), { value: undefined, done: false }, 'the first tick at once')
+  const waiting = ticks.next()
+  t.same(await ticks.return?.(), { value: undefined, done: true })
+  t.same(await waiting, { value: undefined, done: true }, 'the awaited tick ends with the subscription, not a minute later')
+  t.same(await ticks.next(), { value: undefined, done: true }, 'and nothing comes after')
 })
 
 t.test('the legacy graphql-ws subprotocol is served the same way', async (t) => {
