@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseEnv } from 'node:util'
+import type { FastifyOtelInstrumentationOpts } from '@fastify/otel'
 
 /** service.name on spans unless OTEL_SERVICE_NAME (or service.name in OTEL_RESOURCE_ATTRIBUTES) sets one. */
 export const SERVICE_NAME = 'clerk-fastify-service'
@@ -35,4 +36,22 @@ export function loadOtelVariables (env: NodeJS.ProcessEnv, dir: string): void {
 /** Whether the variables name the service (otherwise it is SERVICE_NAME). */
 export function serviceNamed (env: NodeJS.ProcessEnv): boolean {
   return (env.OTEL_SERVICE_NAME ?? '').trim() !== '' || /(^|,)\s*service\.name\s*=/.test(env.OTEL_RESOURCE_ATTRIBUTES ?? '')
+}
+
+/** @fastify/otel's options: untraced paths (OTEL_FASTIFY_IGNORE_PATHS replaces UNTRACED_PATHS), span names, url.path. */
+export function fastifyOtelOptions (env: NodeJS.ProcessEnv): FastifyOtelInstrumentationOpts {
+  const ignoreGlob = env.OTEL_FASTIFY_IGNORE_PATHS
+  return {
+    ignorePaths: ignoreGlob === undefined ? (route) => UNTRACED_PATHS.has((route.url ?? '').split('?')[0] as string) : ignoreGlob,
+    // One span per request, named by its route as OpenTelemetry's HTTP conventions say; spans of
+    // each hook and of the handler would outnumber everything else, and cost on every request.
+    instrumentHooks: false,
+    instrumentHandler: false,
+    requestHook: (span, request) => {
+      const path = request.url.split('?')[0] as string
+      span.updateName(`${request.method} ${request.routeOptions.url ?? path}`)
+      // without the query string: a GraphQL GET carries the query and its variables there
+      span.setAttribute('url.path', path)
+    }
+  }
 }

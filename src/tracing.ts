@@ -5,7 +5,7 @@
 import { register } from 'node:module'
 import type { FastifyOtelInstrumentation } from '@fastify/otel'
 import { trace } from '@opentelemetry/api'
-import { loadOtelVariables, SERVICE_NAME, serviceNamed, tracingRequested, UNTRACED_PATHS } from './otel-variables.js'
+import { fastifyOtelOptions, loadOtelVariables, SERVICE_NAME, serviceNamed, tracingRequested } from './otel-variables.js'
 
 export interface Tracing {
   /** @fastify/otel: its plugin() goes first in the app, so that every hook runs inside the request's span. */
@@ -24,20 +24,7 @@ async function startTracing (): Promise<Tracing> {
     import('@fastify/otel'),
     import('@opentelemetry/instrumentation-ioredis')
   ])
-  const ignoreGlob = process.env.OTEL_FASTIFY_IGNORE_PATHS
-  const fastifyOtel = new FastifyOtelInstrumentation({
-    ignorePaths: ignoreGlob === undefined ? (route) => UNTRACED_PATHS.has((route.url ?? '').split('?')[0] as string) : ignoreGlob,
-    // One span per request, named by its route as OpenTelemetry's HTTP conventions say; spans of
-    // each hook and of the handler would outnumber everything else, and cost on every request.
-    instrumentHooks: false,
-    instrumentHandler: false,
-    requestHook: (span, request) => {
-      const path = request.url.split('?')[0] as string
-      span.updateName(`${request.method} ${request.routeOptions.url ?? path}`)
-      // without the query string: a GraphQL GET carries the query and its variables there
-      span.setAttribute('url.path', path)
-    }
-  })
+  const fastifyOtel = new FastifyOtelInstrumentation(fastifyOtelOptions(process.env))
   const sdk = new NodeSDK({
     // the service's own name unless the variables give one
     ...(serviceNamed(process.env) ? {} : { serviceName: SERVICE_NAME }),

@@ -5,7 +5,7 @@ import { NodeSDK, tracing } from '@opentelemetry/sdk-node'
 import t from 'tap'
 import { createTestIssuer, generateSigningKey } from '../../plugins/clerk-auth/testing/index.js'
 import { decisionOf } from '../../plugins/tracing/attributes.js'
-import { loadOtelVariables, serviceNamed, tracingRequested } from '../../src/otel-variables.js'
+import { fastifyOtelOptions, loadOtelVariables, serviceNamed, tracingRequested } from '../../src/otel-variables.js'
 import { tempDir } from '../../plugins/clerk-auth/test/support/temp-dir.js'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -52,7 +52,7 @@ t.test('the decision from the verdict and the answer', async (t) => {
 
 t.test('spans in process: enduser.id when allowed, anonymous callers, machines, and a key that never comes', async (t) => {
   const exporter = new tracing.InMemorySpanExporter()
-  const fastifyOtel = new FastifyOtelInstrumentation({ instrumentHooks: false, instrumentHandler: false })
+  const fastifyOtel = new FastifyOtelInstrumentation(fastifyOtelOptions({}))
   const sdk = new NodeSDK({ spanProcessors: [new tracing.SimpleSpanProcessor(exporter)], instrumentations: [fastifyOtel], metricReaders: [], logRecordProcessors: [] })
   sdk.start()
   t.teardown(async () => { await sdk.shutdown() })
@@ -62,8 +62,14 @@ t.test('spans in process: enduser.id when allowed, anonymous callers, machines, 
 
   const requestSpan = (path: string) => exporter.getFinishedSpans().find((span) => span.attributes['url.path'] === path)
 
-  t.equal((await app.inject({ url: '/rest-endpoints/1', headers: { authorization: `Bearer ${issuer.sessionToken({ sub: 'user_named' })}` } })).statusCode, 200)
-  t.match(requestSpan('/rest-endpoints/1')?.attributes, { 'enduser.id': 'user_named', 'clerk.auth.result': 'accepted' })
+  t.equal((await app.inject({ url: '/rest-endpoints/1?note=private', headers: { authorization: `Bearer ${issuer.sessionToken({ sub: 'user_named' })}` } })).statusCode, 200)
+  const accepted = requestSpan('/rest-endpoints/1')
+  t.match(accepted?.attributes, { 'enduser.id': 'user_named', 'clerk.auth.result': 'accepted' })
+  t.equal(accepted?.name, 'GET /rest-endpoints/:id', 'named by the route')
+  t.notOk(JSON.stringify(accepted?.attributes).includes('private'), 'the query string is on no attribute')
+
+  t.equal((await app.inject({ url: '/health' })).statusCode, 200)
+  t.equal(requestSpan('/health'), undefined, 'probes are not traced')
 
   t.equal((await app.inject({ url: '/machine-pings/2', headers: { authorization: `Bearer ${issuer.m2mToken({ machineId: 'mch_traced' })}` } })).statusCode, 200)
   t.match(requestSpan('/machine-pings/2')?.attributes, { 'enduser.id': 'mch_traced', 'clerk.auth.token_type': 'm2m_token' })
