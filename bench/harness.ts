@@ -103,3 +103,48 @@ export function unexpectedOf (result: LoadResult, expect: number): number {
   const statuses = Object.entries(result.statusCodes).reduce((sum, [code, count]) => sum + (Number(code) === expect ? 0 : count), 0)
   return statuses + result.errors + result.timeouts
 }
+
+/** A load to compare servers on, and the status every answer should have. */
+export interface Scenario { scenario: string, status: number, spec: Omit<LoadSpec, 'url' | 'connections' | 'pipelining'> }
+
+/** One server over the base in one round of one scenario. */
+export interface RatioRow { scenario: string, target: string, reqRatio: number, cpuRatio: number, unexpected: number }
+
+/**
+ * Each scenario on the base server and on each target in the same rounds, the base first in odd rounds
+ * and last in even ones: req/s and CPU µs per request of each target over the base's, per round.
+ */
+export async function compareInRounds ({ base, targets, scenarios, rounds, durationSeconds, connections }: {
+  base: Server, targets: Array<{ name: string, server: Server }>, scenarios: Scenario[], rounds: number, durationSeconds: number, connections: number
+}): Promise<RatioRow[]> {
+  const rows: RatioRow[] = []
+  const servers = [base, ...targets.map(({ server }) => server)]
+  for (let round = 1; round <= rounds; round++) {
+    for (const { scenario, status, spec } of scenarios) {
+      const results = new Map<Server, Awaited<ReturnType<typeof measure>>>()
+      for (const server of round % 2 === 1 ? servers : [...servers].reverse()) {
+        results.set(server, await measure(server, { ...spec, url: server.url, connections, pipelining: 1, durationSeconds }))
+      }
+      const off = results.get(base) as Awaited<ReturnType<typeof measure>>
+      for (const { name, server } of targets) {
+        const on = results.get(server) as Awaited<ReturnType<typeof measure>>
+        rows.push({ scenario, target: name, reqRatio: on.requestsPerSecond / off.requestsPerSecond, cpuRatio: on.cpuMicrosPerRequest / off.cpuMicrosPerRequest, unexpected: unexpectedOf(on, status) + unexpectedOf(off, status) })
+        for (const [label, result] of [[name, on], ['base', off]] as const) {
+          if (unexpectedOf(result, status) > 0) process.stdout.write(`  unexpected (${scenario}, ${label}): ${JSON.stringify({ statusCodes: result.statusCodes, errors: result.errors, timeouts: result.timeouts })}\n`)
+        }
+      }
+    }
+  }
+  return rows
+}
+
+/** compareInRounds' rows, one line per scenario and target: the medians and every round's ratio. */
+export function printRatios (rows: RatioRow[]): void {
+  const list = (values: number[]): string => `${median(values).toFixed(2)} [${values.map((value) => value.toFixed(2)).join(', ')}]`
+  for (const scenario of new Set(rows.map((row) => row.scenario))) {
+    for (const target of new Set(rows.map((row) => row.target))) {
+      const own = rows.filter((row) => row.scenario === scenario && row.target === target)
+      process.stdout.write(`  ${scenario}, ${target}: req/s ratio ${list(own.map((row) => row.reqRatio))}, CPU µs/request ratio ${list(own.map((row) => row.cpuRatio))}, unexpected answers ${own.reduce((sum, row) => sum + row.unexpected, 0)}\n`)
+    }
+  }
+}

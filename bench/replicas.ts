@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createTestIssuer, generateSigningKey } from '../plugins/clerk-auth/testing/index.js'
 import { freePort } from './free-port.js'
-import { measure, median, SERVER_CORE, startServer, unexpectedOf, type Server } from './harness.js'
-import type { LoadSpec } from './load.js'
+import { compareInRounds, median, printRatios, SERVER_CORE, startServer, type RatioRow, type Scenario, type Server } from './harness.js'
 import { runRedis } from './redis.js'
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number
@@ -30,7 +29,7 @@ export async function runReplicasBench ({ revocations, rounds, durationSeconds, 
   }
   const afterAnswer: number[] = []
   const polls: number[] = []
-  const hotPath: Array<{ scenario: string, reqRatio: number, cpuRatio: number, unexpected: number }> = []
+  let hotPath: RatioRow[] = []
   let alone: Server | undefined
   try {
     for (let i = 0; i < revocations; i++) {
@@ -57,21 +56,12 @@ export async function runReplicasBench ({ revocations, rounds, durationSeconds, 
     const shared = await startServer('REDIS_URL set', join(root, 'dist/src/server.js'), env, listening, SERVER_CORE)
     alone = await startServer('REDIS_URL unset', join(root, 'dist/src/server.js'), withoutStore, listening, SERVER_CORE)
     const token = issuer.sessionToken({ sid: 'sess_replicas_hot' })
-    const scenarios: Array<{ scenario: string, spec: Omit<LoadSpec, 'url' | 'connections' | 'pipelining'> }> = [
-      { scenario: 'REST, one token', spec: { method: 'GET', path: '/rest-endpoints/12345', headers: { authorization: `Bearer ${token}` } } },
-      { scenario: 'GraphQL pingOne, one token', spec: { method: 'POST', path: '/graphql', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ pingOne(id: "12345") }' }) } }
+    const scenarios: Scenario[] = [
+      { scenario: 'REST, one token', status: 200, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: { authorization: `Bearer ${token}` } } },
+      { scenario: 'GraphQL pingOne, one token', status: 200, spec: { method: 'POST', path: '/graphql', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ pingOne(id: "12345") }' }) } }
     ]
     try {
-      for (let round = 1; round <= rounds; round++) {
-        for (const { scenario, spec } of scenarios) {
-          const order = round % 2 === 1 ? [shared, alone] : [alone, shared]
-          const results = new Map<Server, Awaited<ReturnType<typeof measure>>>()
-          for (const target of order) results.set(target, await measure(target, { ...spec, url: target.url, connections, pipelining: 1, durationSeconds }))
-          const on = results.get(shared) as Awaited<ReturnType<typeof measure>>
-          const off = results.get(alone) as Awaited<ReturnType<typeof measure>>
-          hotPath.push({ scenario, reqRatio: on.requestsPerSecond / off.requestsPerSecond, cpuRatio: on.cpuMicrosPerRequest / off.cpuMicrosPerRequest, unexpected: unexpectedOf(on, 200) + unexpectedOf(off, 200) })
-        }
-      }
+      hotPath = await compareInRounds({ base: alone, targets: [{ name: 'REDIS_URL set', server: shared }], scenarios, rounds, durationSeconds, connections })
     } finally {
       shared.child.kill('SIGTERM')
       await new Promise((resolve) => shared.child.once('exit', resolve))
@@ -95,8 +85,5 @@ export async function runReplicasBench ({ revocations, rounds, durationSeconds, 
   process.stdout.write(`  from A's 200 to B's first 401: median ${median(sorted).toFixed(2)} ms, p95 ${percentile(sorted, 0.95).toFixed(2)} ms, max ${(sorted.at(-1) as number).toFixed(2)} ms\n`)
   process.stdout.write(`  requests B answered 200 after A's answer, median ${median(polls.map((n) => n - 1)).toFixed(0)}, max ${Math.max(...polls) - 1}\n`)
   process.stdout.write(`\nThe hot path with REDIS_URL set over unset, same rounds (${rounds} rounds of ${durationSeconds} s, ${connections} connections; 1.00: no cost):\n`)
-  for (const scenario of new Set(hotPath.map((row) => row.scenario))) {
-    const rows = hotPath.filter((row) => row.scenario === scenario)
-    process.stdout.write(`  ${scenario}: req/s ratio ${median(rows.map((row) => row.reqRatio)).toFixed(2)} [${rows.map((row) => row.reqRatio.toFixed(2)).join(', ')}], CPU µs/request ratio ${median(rows.map((row) => row.cpuRatio)).toFixed(2)} [${rows.map((row) => row.cpuRatio.toFixed(2)).join(', ')}], unexpected answers ${rows.reduce((sum, row) => sum + row.unexpected, 0)}\n`)
-  }
+  printRatios(hotPath)
 }

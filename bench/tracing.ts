@@ -6,8 +6,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createTestIssuer, generateSigningKey, signJwt } from '../plugins/clerk-auth/testing/index.js'
-import { measure, median, SERVER_CORE, startServer, unexpectedOf, type Server } from './harness.js'
-import type { LoadSpec } from './load.js'
+import { compareInRounds, printRatios, SERVER_CORE, startServer, type RatioRow, type Scenario, type Server } from './harness.js'
 
 export async function runTracingBench ({ rounds, durationSeconds, connections }: { rounds: number, durationSeconds: number, connections: number }): Promise<void> {
   const root = join(import.meta.dirname, '../..')
@@ -28,7 +27,7 @@ export async function runTracingBench ({ rounds, durationSeconds, connections }:
   const traced = (ratio: string): Record<string, string> => ({ ...env, OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: ratio })
   const listening = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/
   const servers: Server[] = []
-  const rows: Array<{ scenario: string, target: string, reqRatio: number, cpuRatio: number, unexpected: number }> = []
+  let rows: RatioRow[] = []
   try {
     const off = await startServer('tracing off', join(root, 'dist/src/server.js'), env, listening, SERVER_CORE)
     servers.push(off)
@@ -38,28 +37,12 @@ export async function runTracingBench ({ rounds, durationSeconds, connections }:
     servers.push(some)
     const token = issuer.sessionToken({ sid: 'sess_tracing_bench' })
     const forged = signJwt({ kid: issuer.kid }, issuer.sessionClaims({ sid: 'sess_forged' }), generateSigningKey().privateKey)
-    const scenarios: Array<{ scenario: string, status: number, spec: Omit<LoadSpec, 'url' | 'connections' | 'pipelining'> }> = [
+    const scenarios: Scenario[] = [
       { scenario: 'REST, one token', status: 200, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: { authorization: `Bearer ${token}` } } },
       { scenario: 'GraphQL pingOne, one token', status: 200, spec: { method: 'POST', path: '/graphql', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ pingOne(id: "12345") }' }) } },
       { scenario: 'REST, forged token (cached refusal)', status: 401, spec: { method: 'GET', path: '/rest-endpoints/12345', headers: { authorization: `Bearer ${forged}` } } }
     ]
-    const targets = [{ name: 'on, 1.0', server: all }, { name: 'on, 0.01', server: some }]
-    for (let round = 1; round <= rounds; round++) {
-      for (const { scenario, status, spec } of scenarios) {
-        // off first in odd rounds, last in even ones
-        const order = round % 2 === 1 ? [off, all, some] : [some, all, off]
-        const results = new Map<Server, Awaited<ReturnType<typeof measure>>>()
-        for (const target of order) results.set(target, await measure(target, { ...spec, url: target.url, connections, pipelining: 1, durationSeconds }))
-        const base = results.get(off) as Awaited<ReturnType<typeof measure>>
-        for (const { name, server } of targets) {
-          const on = results.get(server) as Awaited<ReturnType<typeof measure>>
-          rows.push({ scenario, target: name, reqRatio: on.requestsPerSecond / base.requestsPerSecond, cpuRatio: on.cpuMicrosPerRequest / base.cpuMicrosPerRequest, unexpected: unexpectedOf(on, status) + unexpectedOf(base, status) })
-          for (const [label, result] of [[name, on], ['off', base]] as const) {
-            if (unexpectedOf(result, status) > 0) process.stdout.write(`  unexpected (${scenario}, ${label}): ${JSON.stringify({ statusCodes: result.statusCodes, errors: result.errors, timeouts: result.timeouts })}\n`)
-          }
-        }
-      }
-    }
+    rows = await compareInRounds({ base: off, targets: [{ name: 'on, 1.0', server: all }, { name: 'on, 0.01', server: some }], scenarios, rounds, durationSeconds, connections })
   } finally {
     for (const server of servers) {
       const exited = new Promise((resolve) => server.child.once('exit', resolve))
@@ -70,11 +53,6 @@ export async function runTracingBench ({ rounds, durationSeconds, connections }:
     receiver.close()
   }
   process.stdout.write(`\nTracing on over off, same rounds (${rounds} rounds of ${durationSeconds} s, ${connections} connections; 1.00: no cost):\n`)
-  for (const scenario of new Set(rows.map((row) => row.scenario))) {
-    for (const target of ['on, 1.0', 'on, 0.01']) {
-      const list = rows.filter((row) => row.scenario === scenario && row.target === target)
-      process.stdout.write(`  ${scenario}, ${target}: req/s ratio ${median(list.map((row) => row.reqRatio)).toFixed(2)} [${list.map((row) => row.reqRatio.toFixed(2)).join(', ')}], CPU µs/request ratio ${median(list.map((row) => row.cpuRatio)).toFixed(2)} [${list.map((row) => row.cpuRatio.toFixed(2)).join(', ')}], unexpected answers ${list.reduce((sum, row) => sum + row.unexpected, 0)}\n`)
-    }
-  }
+  printRatios(rows)
   process.stdout.write(`  exported: ${exports} OTLP requests, ${(exportedBytes / 1024 / 1024).toFixed(1)} MiB\n`)
 }
