@@ -62,13 +62,13 @@ export function createSessionCookieReader (key: PublishableKey, now: () => numbe
     const suffixedUatValue = cookies[suffixedUat] === '' ? undefined : cookies[suffixedUat]
     const session = cookies[SESSION] ?? ''
     const suffixed = cookies[suffixedSession] ?? ''
-    const plainClaims = session === '' ? undefined : decodeJwt(session)?.payload
+    const plainClaims = decodeJwt(session)?.payload
     // a plain session without an issuer: read it, to answer signed out rather than guess
     if (session !== '' && NO_ISSUER.has(plainClaims?.iss)) return false
     // a plain session of another instance: this instance's is the suffixed one
     if (plainClaims !== undefined && (typeof plainClaims.iss !== 'string' || plainClaims.iss.replace(/https?:\/\//gi, '') !== key.frontendApi)) return true
     if (suffixedUatValue === undefined && suffixed === '') return false
-    const suffixedClaims = suffixed === '' ? undefined : decodeJwt(suffixed)?.payload
+    const suffixedClaims = decodeJwt(suffixed)?.payload
     const iatOf = (claims: Record<string, unknown> | undefined): number => typeof claims?.iat === 'number' ? claims.iat : 0
     // both signed in, the plain one newer
     if (suffixedUatValue !== '0' && uat !== '0' && iatOf(plainClaims) > iatOf(suffixedClaims)) return false

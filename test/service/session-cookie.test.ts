@@ -75,6 +75,16 @@ t.test('which cookie: each of Clerk\'s rules, first match wins', async (t) => {
     ['6. development, suffixed not expired: suffixed', { '__session_<s>': ours(nowS - 20), '__client_uat_<s>': '1', __client_uat: '0' }, ours(nowS - 20)],
     ['7. a suffixed session without its uat: plain', { __session: ours(nowS - 30), '__session_<s>': suffixed }, ours(nowS - 30)],
     ['7. ... an empty suffixed uat is none', { __session: ours(nowS - 30), '__session_<s>': suffixed, '__client_uat_<s>': '' }, ours(nowS - 30)],
+    ['1. an iss of "" is none', { __session: token({ iss: '', iat: nowS }), '__session_<s>': suffixed, '__client_uat_<s>': '1' }, token({ iss: '', iat: nowS })],
+    ['2. an iss that is not a string is not this instance', { __session: token({ iss: 42, iat: nowS }), '__session_<s>': suffixed, '__client_uat_<s>': '1', __client_uat: '1' }, suffixed],
+    ['3. no suffixed cookies, plain signed out: plain', { __session: plain, __client_uat: '0' }, plain],
+    ['3. no suffixed cookies, a plain session without iat: plain', { __session: token({ iss: `https://${frontendApi}` }), __client_uat: '1' }, token({ iss: `https://${frontendApi}` })],
+    ['4. a suffixed session that is no JWT, both signed in: plain', { __session: plain, '__session_<s>': 'junk', '__client_uat_<s>': '1', __client_uat: '1' }, plain],
+    ['5. both signed out: suffixed', { __session: plain, '__session_<s>': suffixed, '__client_uat_<s>': '0', __client_uat: '0' }, suffixed],
+    ['6. development, suffixed signed out and expired, plain signed out: suffixed', { __session: plain, '__session_<s>': ours(nowS - 120, nowS - 60), '__client_uat_<s>': '0', __client_uat: '0' }, ours(nowS - 120, nowS - 60)],
+    ['6. development, suffixed expired and newer, both signed in: suffixed', { __session: ours(nowS - 130), '__session_<s>': ours(nowS - 120, nowS - 60), '__client_uat_<s>': '1', __client_uat: '1' }, ours(nowS - 120, nowS - 60)],
+    ['6. development, a suffixed session that is no JWT, plain signed out: suffixed', { __session: plain, '__session_<s>': 'junk', '__client_uat_<s>': '1', __client_uat: '0' }, 'junk'],
+    ['8. suffixed signed in without its session, plain signed out: suffixed (none)', { __session: plain, '__client_uat_<s>': '1', __client_uat: '0' }, undefined],
     ['8. otherwise: suffixed', { '__session_<s>': suffixed, '__client_uat_<s>': '1' }, suffixed]
   ]
   for (const [name, cookies, expected, type] of cases) t.equal(pick(cookies, type), expected, name)
