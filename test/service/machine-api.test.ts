@@ -372,6 +372,18 @@ t.test('a confirmed token whose re-check finds no budget is served one more cach
   t.equal((await from('198.51.100.9', revoked)).json().code, 'token_revoked', 'a re-check that gets its call takes Clerk\'s no')
 })
 
+t.test('an expiration Clerk gives is kept to the millisecond by the clock passed in, whatever its expired flag says', async (t) => {
+  const clock = testClock()
+  const issuer = await startIssuer(t, { now: clock.now })
+  const api = await startIssuer(t, { now: clock.now })
+  const { get } = await machineApp(t, issuer, api, {}, clock.now)
+  const good = { object: 'api_key', id: 'ak_1', subject: 'user_1', scopes: [], claims: null, revoked: false, expired: false }
+  api.backendApiFault = { status: 200, body: { ...good, expiration: clock.now() } }
+  t.equal((await get('/machine-pings/1', 'ak_expires_this_millisecond')).json().code, 'token_expired')
+  api.backendApiFault = { status: 200, body: { ...good, expiration: clock.now() + 1 } }
+  t.equal((await get('/machine-pings/1', 'ak_expires_next_millisecond')).statusCode, 200)
+})
+
 t.test('behind a trusted proxy, the budget is the forwarded client\'s; from anyone else X-Forwarded-For is ignored', async (t) => {
   const issuer = await startIssuer(t)
   const clock = testClock()
