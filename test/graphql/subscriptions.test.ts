@@ -154,9 +154,10 @@ t.test('an upgrade from a page of a foreign origin is refused before a socket ex
   foreign.on('error', () => {})
   const [, response] = await once(foreign, 'unexpected-response') as [unknown, import('node:http').IncomingMessage]
   t.equal(response.statusCode, 403)
+  t.equal(response.headers['content-type'], 'application/json; charset=utf-8')
   let body = ''
   for await (const chunk of response) body += String(chunk)
-  t.equal(JSON.parse(body).code, 'origin_not_allowed')
+  t.same(JSON.parse(body), { statusCode: 403, error: 'Forbidden', code: 'origin_not_allowed', message: 'Pages of this origin may not open a GraphQL socket: the service\'s allowed origins (CORS) do not list it.' })
   foreign.terminate()
   const allowed = new WebSocket(url, 'graphql-transport-ws', { headers: { origin: 'https://app.example.com' } })
   t.teardown(() => { allowed.terminate() })
@@ -255,6 +256,89 @@ t.test('the protocol is held to: one init, acknowledgement before subscribing, u
   t.equal((await large.closed).code, 1009, 'a message over GRAPHQL_WS_MAX_MESSAGE_BYTES')
 })
 
+t.test('subscription ids are non-empty strings of at most 128 characters; messages that are no object are Mercurius\' to answer', async (t) => {
+  const { app, issuer, url } = await setUp(t)
+  for (const [name, id] of [['an empty id', ''], ['an id of 129 characters', 'i'.repeat(129)], ['an id that is a number', 42]] as const) {
+    const raw = await signedIn(t, url, issuer.sessionToken())
+    raw.send({ type: 'subscribe', id, payload: { query: 'subscription { pings(id: "1") }' } })
+    t.same(await raw.closed, { code: 4400, reason: 'invalid_subscription_id' }, name)
+  }
+  const longest = await signedIn(t, url, issuer.sessionToken())
+  longest.send(subscribe('i'.repeat(128), 'subscription { pings(id: "1") }'))
+  t.match(await longest.next('next'), { id: 'i'.repeat(128), payload: { data: { pings: 'GraphQL Ping #1!' } } }, 'an id of 128 characters')
+  for (const text of ['null', '42', '"text"', 'not JSON']) {
+    const raw = await signedIn(t, url, issuer.sessionToken())
+    raw.socket.send(text)
+    raw.send({ type: 'ping' })
+    // Mercurius closes the socket or goes on: either way the message was handled without a throw
+    t.ok(await Promise.race([raw.next('pong'), raw.closed]), text)
+  }
+  const after = await signedIn(t, url, issuer.sessionToken())
+  after.send(subscribe('1', 'subscription { pings(id: "1") }'))
+  t.match(await after.next('next'), { id: '1' }, 'and the server goes on')
+  t.ok(app.server.listening)
+})
+
+t.test('a ping without a token is answered and changes nothing; completes of unknown ids are ignored; the subscriptions gauge follows completes and closes', async (t) => {
+  const { app, issuer, url } = await setUp(t, { METRICS_PORT: await freePort() })
+  const upgraded = once(app.server, 'upgrade') as Promise<[unknown, import('node:net').Socket]>
+  const raw = await signedIn(t, url, issuer.sessionToken())
+  const [, serverSide] = await upgraded
+  raw.send(subscribe('1', 'subscription { pings(id: "1") }'))
+  raw.send(subscribe('2', 'subscription { pings(id: "2") }'))
+  await raw.next('next')
+  raw.send({ type: 'complete', id: 'unknown' })
+  raw.send({ type: 'complete', id: 7 })
+  raw.send({ type: 'complete', id: '1' })
+  raw.send({ type: 'ping' })
+  // messages of one socket are handled in order: the pong comes after the completes are counted
+  await raw.next('pong')
+  t.equal(metricValue(await readMetrics(app), 'graphql_ws_subscriptions'), 1)
+  raw.send(subscribe('3', 'subscription { pings(id: "3") }'))
+  let answer = await raw.next('next')
+  while (answer.id !== '3') answer = await raw.next('next')
+  t.pass('the socket is still signed in after the plain ping')
+  const serverClosed = once(serverSide, 'close')
+  raw.socket.close(1000)
+  await serverClosed
+  // the gauge is read over HTTP, well after the server's socket has ended
+  const samples = await readMetrics(app)
+  t.equal(metricValue(samples, 'graphql_ws_subscriptions'), 0, 'a closed socket takes its subscriptions with it')
+  t.equal(metricValue(samples, 'graphql_ws_sockets'), 0)
+})
+
+t.test('the legacy start is held to the same rules; a refresh changes the caller the resolvers see', async (t) => {
+  const { issuer, url } = await setUp(t)
+  const legacy = await signedIn(t, url, issuer.sessionToken(), { protocol: 'graphql-ws' })
+  legacy.send({ type: 'start', id: '1', payload: { query: 'subscription { pings(id: "1") }' } })
+  legacy.send({ type: 'start', id: '1', payload: { query: 'subscription { pings(id: "1") }' } })
+  t.same(await legacy.closed, { code: 4409, reason: 'subscriber_already_exists' })
+
+  const org = (role: string) => ({ id: 'org_acme', slug: 'acme', role, permissions: [] })
+  const raw = await signedIn(t, url, issuer.sessionToken({ sid: 'sess_role', org: org('member') }))
+  raw.send(subscribe('1', 'subscription { whoami(everyMs: 250) { orgRole } }'))
+  t.match(await raw.next('next'), { payload: { data: { whoami: { orgRole: 'org:member' } } } })
+  raw.send({ type: 'ping', payload: { authorization: `Bearer ${issuer.sessionToken({ sid: 'sess_role', org: org('admin') })}` } })
+  let seen: unknown
+  for (let tick = 0; tick < 20 && seen !== 'org:admin'; tick++) {
+    seen = ((await raw.next('next')).payload as { data: { whoami: { orgRole: string } } }).data.whoami.orgRole
+  }
+  t.equal(seen, 'org:admin', 'a tick after the refresh shows the new role')
+})
+
+t.test('connection_init: an empty token in the payload is no token, and the cookie is not read instead; a socket not yet signed in outlives a revocation', async (t) => {
+  const { app, issuer, url } = await setUp(t)
+  const raw = await rawSocket(t, url, { headers: { cookie: `__session=${issuer.sessionToken()}` } })
+  raw.send({ type: 'connection_init', payload: { authorization: '' } })
+  t.same(await raw.closed, { code: 4401, reason: 'token_missing' })
+
+  const waiting = await rawSocket(t, url)
+  const delivery = issuer.webhook('session.revoked', { sessionId: 'sess_elsewhere' })
+  t.equal((await app.inject({ method: 'POST', url: '/webhooks/clerk', headers: delivery.headers, payload: delivery.body })).statusCode, 200)
+  waiting.send(init(issuer.sessionToken()))
+  t.ok(await waiting.next('connection_ack'), 'it signs in afterwards')
+})
+
 t.test('sockets without connection_init close at the init timeout, by the clock; past GRAPHQL_WS_MAX_SOCKETS an upgrade gets 503', async (t) => {
   const { app, clock, url } = await setUp(t, { GRAPHQL_WS_MAX_SOCKETS: 3, GRAPHQL_WS_INIT_TIMEOUT_MS: 2000 })
   const silent = await Promise.all([1, 2, 3].map(async () => await rawSocket(t, url)))
@@ -262,6 +346,9 @@ t.test('sockets without connection_init close at the init timeout, by the clock;
   refused.on('error', () => {})
   const [, response] = await once(refused, 'unexpected-response') as [unknown, import('node:http').IncomingMessage]
   t.equal(response.statusCode, 503)
+  let body = ''
+  for await (const chunk of response) body += String(chunk)
+  t.same(JSON.parse(body), { statusCode: 503, error: 'Service Unavailable', code: 'too_many_sockets', message: 'This process holds as many GraphQL sockets as it may; retry shortly.' })
   refused.terminate()
   clock.advance(2000)
   for (const socket of silent) t.same(await socket.closed, { code: 4408, reason: 'connection_initialisation_timeout' })
