@@ -33,16 +33,19 @@ t.test('GraphQL authentication', async (t) => {
   t.test('a POST a page could send cross-site without a preflight is refused before it runs, cookie or not', async (t) => {
     const cookie = `__session=${issuer.sign()}`
     const before = app.clerkAuth.stats().verdicts.reduce((sum, { count }) => sum + count, 0)
-    for (const type of ['text/plain', 'text/plain; charset=utf-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/graphql']) {
+    for (const type of ['text/plain', 'text/plain; charset=utf-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/graphql', 'text/plain; note=application/json', 'application/jsonx']) {
       const res = await app.inject({ method: 'POST', url: '/graphql', headers: { cookie, 'content-type': type }, payload: JSON.stringify({ query: PING }) })
       t.equal(res.statusCode, 415, type)
       t.equal(res.json().errors[0].extensions.code, 'FST_ERR_CTP_INVALID_MEDIA_TYPE', type)
     }
     const noType = await app.inject({ method: 'POST', url: '/graphql', headers: { cookie }, payload: JSON.stringify({ query: PING }) })
     t.equal(noType.statusCode, 415, 'no content type either')
+    t.equal(noType.json().errors[0].message, 'Unsupported Media Type (none)')
     t.equal(app.clerkAuth.stats().verdicts.reduce((sum, { count }) => sum + count, 0), before, 'none reached authentication')
     const json = await app.inject({ method: 'POST', url: '/graphql', headers: { cookie, 'content-type': 'application/json; charset=utf-8' }, payload: JSON.stringify({ query: PING }) })
     t.same(json.json(), { data: { pingOne: 'GraphQL Ping #7!' } }, 'JSON, which a browser preflights cross-site, runs')
+    const spaced = await app.inject({ method: 'POST', url: '/graphql', headers: { cookie, 'content-type': 'Application/JSON ; charset=utf-8' }, payload: JSON.stringify({ query: PING }) })
+    t.same(spaced.json(), { data: { pingOne: 'GraphQL Ping #7!' } }, 'in any case, with a space before its parameters')
   })
 
   t.test('GET runs queries only; subscriptions run on sockets only', async (t) => {
@@ -141,6 +144,8 @@ t.test('with introspection closed, validation errors do not suggest field or arg
       }
     }
   }
+  const plain = await closed.inject({ method: 'POST', url: '/graphql', payload: { query: guesses[0] } })
+  t.equal(plain.json().errors[0].message, 'Cannot query field "pingOn" on type "Query".', 'the message stands without its suggestion')
   const suggested = await open.inject({ method: 'POST', url: '/graphql', payload: { query: guesses[0] } })
   t.match(suggested.json().errors[0].message, /Did you mean "pingOne"\?/, 'where introspection is public anyway, suggestions stay')
 })

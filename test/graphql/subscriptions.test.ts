@@ -207,6 +207,17 @@ t.test('@auth requirements are checked at subscribe; bad arguments and invalid d
   t.match((await refused.next('next')).payload, { data: { pings: 'GraphQL Ping #4!' } }, 'the socket goes on')
 })
 
+t.test('at subscribe, the query limits hold before validation; with introspection closed, validation messages make no suggestions', async (t) => {
+  const { issuer, url } = await setUp(t, { GRAPHQL_PUBLIC_INTROSPECTION: 'false' })
+  const raw = await signedIn(t, url, issuer.sessionToken())
+  // 2^9 fields through fragments that each spread the next one twice
+  const fragments = Array.from({ length: 9 }, (_, i) => `fragment F${i} on Me { ...F${i + 1} ...F${i + 1} }`).join(' ')
+  raw.send(subscribe('1', `subscription { whoami { ...F0 } } ${fragments} fragment F9 on Me { userId }`))
+  t.match(await raw.next('error'), { id: '1', payload: [{ extensions: { code: 'QUERY_TOO_COMPLEX' } }] })
+  raw.send(subscribe('2', 'subscription { ping(id: "1") }'))
+  t.same(await raw.next('error'), { type: 'error', id: '2', payload: [{ message: 'Cannot query field "ping" on type "Subscription".', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] })
+})
+
 t.test('an ended subscription stops its timer at once, even while it waits for the next tick', async (t) => {
   const subscribeField = (resolvers.Subscription as Record<string, { subscribe: (root: unknown, args: { everyMs: number }) => AsyncIterableIterator<unknown> }>).pings
   const ticks = subscribeField?.subscribe(null, { everyMs: 60_000 }) as AsyncIterableIterator<unknown>
