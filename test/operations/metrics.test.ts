@@ -2,7 +2,10 @@
 // 127.0.0.1, against a real issuer and real tokens.
 import t from 'tap'
 import { m2mClaims, m2mHeader } from '../../plugins/clerk-auth/testing/index.js'
+import { AggregatorRegistry, Registry } from 'prom-client'
+import type { ClerkAuthStats } from '../../plugins/clerk-auth/index.js'
 import { listenForMetrics, metricsUrl } from '../../plugins/metrics/index.js'
+import { registerClerkAuthMetrics } from '../../plugins/metrics/clerk-auth-metrics.js'
 import { DURATION_BUCKETS, RequestDurations } from '../../plugins/metrics/request-durations.js'
 import { startIssuer, testKeys } from '../../plugins/clerk-auth/test/support/issuer.js'
 import { logLines, testClock, waitFor } from '../../plugins/clerk-auth/test/support/observe.js'
@@ -197,6 +200,19 @@ t.test('in development a metrics port in use is a warning: the service carries o
   t.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200, 'the service serves')
 })
 
+t.test('the metrics listener\'s address is logged once it listens', async (t) => {
+  const issuer = await startIssuer(t)
+  const { lines, stream } = logLines()
+  const app = await buildApp(t, await withMetrics({ CLERK_ISSUER_URL: issuer.url }), { logger: { level: 'info', stream } })
+  const logged = lines.map((line) => JSON.parse(line) as { level: number, msg: string, url?: string }).filter((line) => line.msg === 'Metrics listening')
+  t.same(logged.map(({ level, url }) => ({ level, url })), [{ level: 30, url: app.metrics?.url() }])
+})
+
+t.test('in development a metrics address that cannot be listened on still stops start-up: only a port in use is a warning', async (t) => {
+  const issuer = await startIssuer(t)
+  await t.rejects(buildApp(t, { CLERK_ISSUER_URL: issuer.url, METRICS_HOST: '203.0.113.1', METRICS_PORT: await freePort() }), { code: 'EADDRNOTAVAIL' })
+})
+
 t.test('METRICS_PORT=0 turns metrics off: nothing counted per request, nothing listening', async (t) => {
   const issuer = await startIssuer(t)
   const app = await buildApp(t, { CLERK_ISSUER_URL: issuer.url, METRICS_PORT: 0 })
@@ -227,6 +243,16 @@ t.test('request durations: each observation lands in the first bucket whose boun
   t.equal(metric.values.find((v) => v.metricName === 'd_sum' && v.labels.status_code === 200)?.value, (0.2 + 1 + 3 + 20_000) / 1000)
   t.equal(bucket(404, 0.0005), 0)
   t.equal(bucket(404, 0.001), 1, 'each status has its own cells')
+  t.same(new RequestDurations('e', 'h').get().values, [], 'no sample before an observation')
+})
+
+t.test('request durations: a route declared for one method is labelled with that method, however it is given', async (t) => {
+  const durations = new RequestDurations('d', 'h')
+  durations.forRoute('GET', '/as-string')('HEAD', 200, 1)
+  durations.forRoute(['GET'], '/in-a-list')('HEAD', 200, 1)
+  const methods = (route: string): Array<string | number> => durations.get().values.filter((v) => v.metricName === 'd_count' && v.labels.route === route).map((v) => v.labels.method as string)
+  t.same(methods('/as-string'), ['GET'])
+  t.same(methods('/in-a-list'), ['GET'])
 })
 
 t.test('without a secret key, the Backend API series are there at zero', async (t) => {
@@ -267,7 +293,7 @@ t.test('the metrics listener: 404 elsewhere, 503 when they cannot be read, other
   t.equal(failed.status, 503)
   t.equal(failed.headers.get('content-type'), 'text/plain; charset=utf-8')
   t.equal(await failed.text(), 'Metrics unavailable: boom\n')
-  await t.rejects(listenForMetrics('203.0.113.1', 0, async () => ({ contentType: '', body: '' })), { code: 'EADDRNOTAVAIL' }, 'an address not on this machine: the error as it is')
+  await t.rejects(listenForMetrics('203.0.113.1', 0, async () => ({ contentType: '', body: '' })), { code: 'EADDRNOTAVAIL', message: /^listen EADDRNOTAVAIL/ }, 'an address not on this machine: the error as it is')
   const v6 = await listenForMetrics('::1', 0, async () => ({ contentType: '', body: '' })).catch(() => undefined)
   if (v6 !== undefined) {
     t.match(metricsUrl(v6), /^http:\/\/\[::1\]:\d+\/metrics$/, 'an IPv6 address in brackets')
@@ -284,4 +310,82 @@ t.test('every metric says what it is, and Backend API calls are counted', async 
   t.equal(metricValue(await readMetrics(app), 'clerk_auth_backend_api_calls_total'), 1, 'one call, then the cache')
   const text = (await app.metrics?.read())?.body ?? ''
   for (const [, name, help] of text.matchAll(/^# HELP (\S+) ?(.*)$/gm)) t.ok((help as string).length > 10, `${name as string} has a help text`)
+})
+
+/** clerk-auth's counters with a distinct value in each, so that no metric can show another's. */
+const distinctStats = (base: number, loadedAt: number | undefined): ClerkAuthStats => ({
+  decisions: [{ result: 'refused', code: 'token_expired', tokenType: 'session_token', count: base + 1 }],
+  signatureChecks: base + 2,
+  cacheHits: base + 3,
+  cacheMisses: base + 4,
+  cachedVerdicts: base + 5,
+  machineApiCalls: base + 6,
+  machineApiFailures: { timeout: base + 7, unreachable: base + 8, status: base + 9, answer: base + 10 },
+  machineApiBudgetRefusals: { client: base + 11, process: base + 12, fleet: base + 13 },
+  machineApiStaleVerdicts: base + 14,
+  machineApiSharedVerdicts: base + 15,
+  machineApiSharedFailures: base + 16,
+  verdicts: [],
+  keySet: { fetches: { ok: base + 17, timeout: base + 18, failed: base + 19 }, loadedAt },
+  revocations: base + 20,
+  revocationsEvicted: base + 21
+})
+
+/** Each metric of clerk-auth's counters, with the labels of one sample and the offset distinctStats gives it. */
+const COUNTER_METRICS: Array<[string, Record<string, string>, number]> = [
+  ['clerk_auth_decisions_total', { result: 'refused', code: 'token_expired', token_type: 'session_token' }, 1],
+  ['clerk_auth_signature_checks_total', {}, 2],
+  ['clerk_auth_verification_cache_hits_total', {}, 3],
+  ['clerk_auth_verification_cache_misses_total', {}, 4],
+  ['clerk_auth_verification_cache_entries', {}, 5],
+  ['clerk_auth_backend_api_calls_total', {}, 6],
+  ['clerk_auth_backend_api_failures_total', { reason: 'timeout' }, 7],
+  ['clerk_auth_backend_api_failures_total', { reason: 'unreachable' }, 8],
+  ['clerk_auth_backend_api_failures_total', { reason: 'status' }, 9],
+  ['clerk_auth_backend_api_failures_total', { reason: 'answer' }, 10],
+  ['clerk_auth_backend_api_budget_refusals_total', { scope: 'client' }, 11],
+  ['clerk_auth_backend_api_budget_refusals_total', { scope: 'process' }, 12],
+  ['clerk_auth_backend_api_budget_refusals_total', { scope: 'fleet' }, 13],
+  ['clerk_auth_backend_api_stale_verdicts_total', {}, 14],
+  ['clerk_auth_backend_api_shared_verdicts_total', {}, 15],
+  ['clerk_auth_backend_api_shared_failures_total', {}, 16],
+  ['clerk_auth_jwks_fetches_total', { outcome: 'ok' }, 17],
+  ['clerk_auth_jwks_fetches_total', { outcome: 'timeout' }, 18],
+  ['clerk_auth_jwks_fetches_total', { outcome: 'failed' }, 19],
+  ['clerk_auth_revocations', {}, 20],
+  ['clerk_auth_revocations_evicted_total', {}, 21]
+]
+
+t.test('each of clerk-auth\'s counters shows in its own metric, read afresh at each scrape', async (t) => {
+  let stats = distinctStats(100, undefined)
+  const registry = new Registry()
+  registerClerkAuthMetrics(registry, () => stats, () => false, () => 0)
+  let samples = parseMetrics(await registry.metrics())
+  for (const [name, labels, offset] of COUNTER_METRICS) t.equal(metricValue(samples, name, labels), 100 + offset, `${name} ${JSON.stringify(labels)}`)
+  t.equal(metricValue(samples, 'clerk_auth_ready'), 0)
+  t.notOk(samples.some((s) => s.name.startsWith('clerk_auth_key_set_')), 'no key-set age before a key set')
+  stats = distinctStats(1000, 5000)
+  samples = parseMetrics(await registry.metrics())
+  for (const [name, labels, offset] of COUNTER_METRICS) t.equal(metricValue(samples, name, labels), 1000 + offset, `${name} at the next scrape`)
+})
+
+t.test('with workers, the primary serves counters summed, the oldest key set, the earliest success, and ready only when every worker is', async (t) => {
+  const SECOND = 1000
+  const worker = (base: number, loadedAt: number | undefined, ready: boolean): Registry => {
+    const registry = new Registry()
+    registerClerkAuthMetrics(registry, () => distinctStats(base, loadedAt), () => ready, () => 100 * SECOND)
+    return registry
+  }
+  const aggregate = async (workers: Registry[]) => parseMetrics(await AggregatorRegistry.aggregate(await Promise.all(workers.map(async (r) => await r.getMetricsAsJSON()))).metrics())
+
+  const samples = await aggregate([worker(100, 90 * SECOND, true), worker(1000, 60 * SECOND, false), worker(10_000, undefined, true)])
+  for (const [name, labels, offset] of COUNTER_METRICS) t.equal(metricValue(samples, name, labels), 11_100 + 3 * offset, `${name} ${JSON.stringify(labels)} summed`)
+  t.equal(metricValue(samples, 'clerk_auth_key_set_age_seconds'), 40, 'the oldest key set among the workers that have one')
+  t.equal(metricValue(samples, 'clerk_auth_key_set_last_success_timestamp_seconds'), 60, 'the earliest last success')
+  t.equal(metricValue(samples, 'clerk_auth_ready'), 0, 'one worker not ready: not ready')
+
+  const allReady = await aggregate([worker(1, 90 * SECOND, true), worker(2, 95 * SECOND, true)])
+  t.equal(metricValue(allReady, 'clerk_auth_ready'), 1)
+  t.equal(metricValue(allReady, 'clerk_auth_key_set_age_seconds'), 10)
+  t.equal(metricValue(allReady, 'clerk_auth_key_set_last_success_timestamp_seconds'), 90)
 })
