@@ -125,11 +125,11 @@ export async function compareInRounds ({ base, targets, scenarios, rounds, durat
       for (const server of round % 2 === 1 ? servers : [...servers].reverse()) {
         results.set(server, await measure(server, { ...spec, url: server.url, connections, pipelining: 1, durationSeconds }))
       }
-      const off = results.get(base) as Awaited<ReturnType<typeof measure>>
+      const baseResult = results.get(base) as Awaited<ReturnType<typeof measure>>
       for (const { name, server } of targets) {
-        const on = results.get(server) as Awaited<ReturnType<typeof measure>>
-        rows.push({ scenario, target: name, reqRatio: on.requestsPerSecond / off.requestsPerSecond, cpuRatio: on.cpuMicrosPerRequest / off.cpuMicrosPerRequest, unexpected: unexpectedOf(on, status) + unexpectedOf(off, status) })
-        for (const [label, result] of [[name, on], ['base', off]] as const) {
+        const targetResult = results.get(server) as Awaited<ReturnType<typeof measure>>
+        rows.push({ scenario, target: name, reqRatio: targetResult.requestsPerSecond / baseResult.requestsPerSecond, cpuRatio: targetResult.cpuMicrosPerRequest / baseResult.cpuMicrosPerRequest, unexpected: unexpectedOf(targetResult, status) + unexpectedOf(baseResult, status) })
+        for (const [label, result] of [[name, targetResult], ['base', baseResult]] as const) {
           if (unexpectedOf(result, status) > 0) process.stdout.write(`  unexpected (${scenario}, ${label}): ${JSON.stringify({ statusCodes: result.statusCodes, errors: result.errors, timeouts: result.timeouts })}\n`)
         }
       }

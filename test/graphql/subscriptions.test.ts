@@ -3,6 +3,7 @@
 // revocations closing it at once, and every socket bounded.
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
+import { json } from 'node:stream/consumers'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createClient, type Client } from 'graphql-ws'
 import t, { type Test } from 'tap'
@@ -155,9 +156,7 @@ t.test('an upgrade from a page of a foreign origin is refused before a socket ex
   const [, response] = await once(foreign, 'unexpected-response') as [unknown, import('node:http').IncomingMessage]
   t.equal(response.statusCode, 403)
   t.equal(response.headers['content-type'], 'application/json; charset=utf-8')
-  let body = ''
-  for await (const chunk of response) body += String(chunk)
-  t.same(JSON.parse(body), { statusCode: 403, error: 'Forbidden', code: 'origin_not_allowed', message: 'Pages of this origin may not open a GraphQL socket: the service\'s allowed origins (CORS) do not list it.' })
+  t.same(await json(response), { statusCode: 403, error: 'Forbidden', code: 'origin_not_allowed', message: 'Pages of this origin may not open a GraphQL socket: the service\'s allowed origins (CORS) do not list it.' })
   foreign.terminate()
   const allowed = new WebSocket(url, 'graphql-transport-ws', { headers: { origin: 'https://app.example.com' } })
   t.teardown(() => { allowed.terminate() })
@@ -357,9 +356,7 @@ t.test('sockets without connection_init close at the init timeout, by the clock;
   refused.on('error', () => {})
   const [, response] = await once(refused, 'unexpected-response') as [unknown, import('node:http').IncomingMessage]
   t.equal(response.statusCode, 503)
-  let body = ''
-  for await (const chunk of response) body += String(chunk)
-  t.same(JSON.parse(body), { statusCode: 503, error: 'Service Unavailable', code: 'too_many_sockets', message: 'This process holds as many GraphQL sockets as it may; retry shortly.' })
+  t.same(await json(response), { statusCode: 503, error: 'Service Unavailable', code: 'too_many_sockets', message: 'This process holds as many GraphQL sockets as it may; retry shortly.' })
   refused.terminate()
   clock.advance(2000)
   for (const socket of silent) t.same(await socket.closed, { code: 4408, reason: 'connection_initialisation_timeout' })
