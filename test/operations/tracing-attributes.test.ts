@@ -62,9 +62,12 @@ t.test('spans in process: enduser.id when allowed, anonymous callers, machines, 
 
   const requestSpan = (path: string) => exporter.getFinishedSpans().find((span) => span.attributes['url.path'] === path)
 
-  t.equal((await app.inject({ url: '/rest-endpoints/1?note=private', headers: { authorization: `Bearer ${issuer.sessionToken({ sub: 'user_named' })}` } })).statusCode, 200)
+  const session = issuer.sessionToken({ sub: 'user_named' })
+  t.equal((await app.inject({ url: '/rest-endpoints/1?note=private', headers: { authorization: `Bearer ${session}` } })).statusCode, 200)
   const accepted = requestSpan('/rest-endpoints/1')
-  t.match(accepted?.attributes, { 'enduser.id': 'user_named', 'clerk.auth.result': 'accepted' })
+  t.match(accepted?.attributes, { 'enduser.id': 'user_named', 'clerk.auth.result': 'accepted', 'clerk.auth.cached': false })
+  t.equal((await app.inject({ url: '/rest-endpoints/7', headers: { authorization: `Bearer ${session}` } })).statusCode, 200)
+  t.match(requestSpan('/rest-endpoints/7')?.attributes, { 'clerk.auth.result': 'accepted', 'clerk.auth.cached': true }, 'the same token again: from the cache')
   t.equal(accepted?.name, 'GET /rest-endpoints/:id', 'named by the route')
   t.notOk(JSON.stringify(accepted?.attributes).includes('private'), 'the query string is on no attribute')
 
