@@ -35,7 +35,9 @@ t.test('RATE_LIMIT_MAX: each user has their own budget, REST and GraphQL alike; 
   const first = await rest(app, alice)
   t.equal(first.statusCode, 200)
   t.match(first.headers, { 'ratelimit-limit': '3', 'ratelimit-remaining': '2', 'ratelimit-reset': /^\d+$/ })
-  t.equal((await graphql(app, alice)).statusCode, 200, 'GraphQL counts too')
+  const counted = await graphql(app, alice)
+  t.equal(counted.statusCode, 200, 'GraphQL counts too')
+  t.same(counted.json(), { data: { pingOne: 'GraphQL Ping #1!' } }, 'and runs while under the limit')
   // anonymous and refused requests spend nobody's budget
   for (let i = 0; i < 5; i++) t.equal((await rest(app)).statusCode, 401)
   t.equal((await rest(app, aliceElsewhere)).statusCode, 200, 'another session of the same user shares the budget')
