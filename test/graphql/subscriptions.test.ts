@@ -381,6 +381,7 @@ t.test('the GraphQL plugin on its own: unusable subscription options stop regist
     [{ isAllowedOrigin: 'https://app.example.com' }, /subscriptions\.isAllowedOrigin must be a function/]
   ]
   for (const [subscriptions, message] of bad) await t.rejects(build(subscriptions), message, JSON.stringify(subscriptions))
+  await t.resolves(build({ initTimeoutMs: 1, maxSockets: 1, maxSubscriptionsPerSocket: 1, maxMessageBytes: 1 }), '1 is the least each may be')
   const app = await build({})
   await app.listen({ host: '127.0.0.1', port: 0 })
   const page = new WebSocket(`ws://127.0.0.1:${(app.server.address() as AddressInfo).port}/graphql`, 'graphql-transport-ws', { headers: { origin: 'http://localhost:3000' } })
