@@ -4,7 +4,7 @@ import t from 'tap'
 import { m2mClaims, m2mHeader } from '../../plugins/clerk-auth/testing/index.js'
 import { AggregatorRegistry, Registry } from 'prom-client'
 import type { ClerkAuthStats } from '../../plugins/clerk-auth/index.js'
-import { listenForMetrics, metricsUrl } from '../../plugins/metrics/index.js'
+import { listenForMetrics, metricsUrl, registerSharedStoreMetrics, type SharedStoreCounts } from '../../plugins/metrics/index.js'
 import { registerClerkAuthMetrics } from '../../plugins/metrics/clerk-auth-metrics.js'
 import { DURATION_BUCKETS, RequestDurations } from '../../plugins/metrics/request-durations.js'
 import { startIssuer, testKeys } from '../../plugins/clerk-auth/test/support/issuer.js'
@@ -388,4 +388,31 @@ t.test('with workers, the primary serves counters summed, the oldest key set, th
   t.equal(metricValue(allReady, 'clerk_auth_ready'), 1)
   t.equal(metricValue(allReady, 'clerk_auth_key_set_age_seconds'), 10)
   t.equal(metricValue(allReady, 'clerk_auth_key_set_last_success_timestamp_seconds'), 90)
+})
+
+t.test('the shared store\'s counts as metrics; with workers, up only when every worker is', async (t) => {
+  const worker = (counts: SharedStoreCounts): Registry => {
+    const registry = new Registry()
+    registerSharedStoreMetrics(registry, () => counts)
+    return registry
+  }
+  const text = await worker({ up: true, outages: 2, published: 3, received: 5 }).metrics()
+  t.same([...text.matchAll(/^# HELP (\S+) (.{10,})$/gm)].map((match) => match[1]), ['shared_store_up', 'shared_store_outages_total', 'shared_store_revocations_total'], 'each says what it is')
+  const one = parseMetrics(text)
+  t.equal(metricValue(one, 'shared_store_up'), 1)
+  t.equal(metricValue(one, 'shared_store_outages_total'), 2)
+  t.equal(metricValue(one, 'shared_store_revocations_total', { direction: 'published' }), 3)
+  t.equal(metricValue(one, 'shared_store_revocations_total', { direction: 'received' }), 5)
+  const down = worker({ up: false, outages: 7, published: 11, received: 13 })
+  t.equal(metricValue(parseMetrics(await down.metrics()), 'shared_store_up'), 0)
+  const summed = parseMetrics(await AggregatorRegistry.aggregate([
+    await worker({ up: true, outages: 2, published: 3, received: 5 }).getMetricsAsJSON(),
+    await down.getMetricsAsJSON()
+  ]).metrics())
+  t.equal(metricValue(summed, 'shared_store_up'), 0, 'one worker cut off is enough')
+  t.equal(metricValue(summed, 'shared_store_outages_total'), 9)
+  t.equal(metricValue(summed, 'shared_store_revocations_total', { direction: 'published' }), 14)
+  t.equal(metricValue(summed, 'shared_store_revocations_total', { direction: 'received' }), 18)
+  const allUp = AggregatorRegistry.aggregate([await worker({ up: true, outages: 0, published: 0, received: 0 }).getMetricsAsJSON(), await worker({ up: true, outages: 0, published: 0, received: 0 }).getMetricsAsJSON()])
+  t.equal(metricValue(parseMetrics(await allUp.metrics()), 'shared_store_up'), 1)
 })
