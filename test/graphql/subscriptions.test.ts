@@ -237,6 +237,19 @@ t.test('the legacy graphql-ws subprotocol is served the same way', async (t) => 
   t.same(await anonymous.closed, { code: 4401, reason: 'token_missing' })
 })
 
+t.test('the legacy stop ends a subscription for the subscriptions gauge too', async (t) => {
+  const { app, issuer, url } = await setUp(t, { METRICS_PORT: await freePort() })
+  const legacy = await signedIn(t, url, issuer.sessionToken(), { protocol: 'graphql-ws' })
+  legacy.send({ type: 'start', id: '1', payload: { query: 'subscription { pings(id: "1") }' } })
+  await legacy.next('data')
+  legacy.send({ type: 'stop', id: '1' })
+  legacy.send({ type: 'start', id: '2', payload: { query: 'subscription { pings(id: "2") }' } })
+  // messages of one socket are handled in order: data for 2 comes after the stop is counted
+  let answer = await legacy.next('data')
+  while (answer.id !== '2') answer = await legacy.next('data')
+  t.equal(metricValue(await readMetrics(app), 'graphql_ws_subscriptions'), 1)
+})
+
 t.test('the protocol is held to: one init, acknowledgement before subscribing, unique and bounded subscriptions, small messages', async (t) => {
   const { issuer, url } = await setUp(t, { GRAPHQL_WS_MAX_SUBSCRIPTIONS_PER_SOCKET: 2, GRAPHQL_WS_MAX_MESSAGE_BYTES: 2048 })
   const early = await rawSocket(t, url)
