@@ -1,12 +1,12 @@
 // The operation a GraphQL request runs, as the plugin tells an observer (tracing) before it
 // authenticates; and the token kinds the plugin refuses to accept without what verifies them.
-import Fastify, { type FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import { parse } from 'graphql'
 import t from 'tap'
-import clerkAuth from '../../plugins/clerk-auth/index.js'
 import { startIssuer } from '../../plugins/clerk-auth/test/support/issuer.js'
 import { bearer } from '../../plugins/clerk-auth/test/support/tokens.js'
-import graphql, { requestedOperation, type GraphqlOperation } from '../../plugins/graphql/index.js'
+import { requestedOperation, type GraphqlOperation } from '../../plugins/graphql/index.js'
+import { graphqlPluginApp } from '../support/graphql-plugin.js'
 
 const asRequest = (method: string, params: unknown): FastifyRequest => (method === 'GET' ? { method, query: params } : { method, body: params }) as unknown as FastifyRequest
 
@@ -27,13 +27,7 @@ t.test('requestedOperation: the one operationName names, from the body or the qu
 
 t.test('the plugin: observeOperation sees each HTTP document before authentication; acceptsToken api_key needs clerk-auth\'s secret key', async (t) => {
   const issuer = await startIssuer(t)
-  const build = async (options: Record<string, unknown>) => {
-    const app = Fastify()
-    t.teardown(async () => await app.close())
-    await app.register(clerkAuth, { issuer: issuer.url })
-    await app.register(graphql, { publicIntrospection: true, acceptsToken: ['session_token'], ...options })
-    return app
-  }
+  const build = async (options: Record<string, unknown>) => await graphqlPluginApp(t, issuer.url, options)
   const observed: Array<GraphqlOperation | undefined> = []
   const app = await build({ observeOperation: (request: FastifyRequest, document: ReturnType<typeof parse>) => { observed.push(requestedOperation(document, request)) } })
   const named = await app.inject({ method: 'POST', url: '/graphql', headers: bearer(issuer.sessionToken()), payload: { query: 'query Named { pingOne(id: "1") }' } })

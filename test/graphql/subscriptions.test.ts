@@ -4,17 +4,16 @@
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { json } from 'node:stream/consumers'
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { createClient, type Client } from 'graphql-ws'
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import type { TestIssuer } from '../../plugins/clerk-auth/testing/index.js'
 import { startIssuer } from '../../plugins/clerk-auth/test/support/issuer.js'
 import { testClock } from '../../plugins/clerk-auth/test/support/observe.js'
-import clerkAuth from '../../plugins/clerk-auth/index.js'
-import graphql from '../../plugins/graphql/index.js'
 import { resolvers } from '../../plugins/graphql/schema.js'
 import { buildApp, type Env } from '../support/app.js'
+import { graphqlPluginApp } from '../support/graphql-plugin.js'
 import { freePort } from '../support/loopback.js'
 import { metricValue, readMetrics } from '../support/metrics.js'
 
@@ -37,10 +36,10 @@ async function rawSocket (t: Test, url: string, options: { protocol?: string, he
   const closed = once(socket, 'close').then(([code, reason]) => ({ code: code as number, reason: (reason as Buffer).toString() }))
   await once(socket, 'open')
   const send = (message: unknown): void => { socket.send(JSON.stringify(message)) }
-  /** The next message of this type (already received or to come). */
-  const next = async (type: string): Promise<Record<string, unknown>> => {
+  /** The next message of this type, and of this subscription id when one is given (already received or to come). */
+  const next = async (type: string, id?: string): Promise<Record<string, unknown>> => {
     for (;;) {
-      const index = received.findIndex((message) => message.type === type)
+      const index = received.findIndex((message) => message.type === type && (id === undefined || message.id === id))
       if (index !== -1) return received.splice(index, 1)[0] as Record<string, unknown>
       await once(socket, 'message')
     }
@@ -245,8 +244,7 @@ t.test('the legacy stop ends a subscription for the subscriptions gauge too', as
   legacy.send({ type: 'stop', id: '1' })
   legacy.send({ type: 'start', id: '2', payload: { query: 'subscription { pings(id: "2") }' } })
   // messages of one socket are handled in order: data for 2 comes after the stop is counted
-  let answer = await legacy.next('data')
-  while (answer.id !== '2') answer = await legacy.next('data')
+  await legacy.next('data', '2')
   t.equal(metricValue(await readMetrics(app), 'graphql_ws_subscriptions'), 1)
 })
 
@@ -318,8 +316,7 @@ t.test('a ping without a token is answered and changes nothing; completes of unk
   await raw.next('pong')
   t.equal(metricValue(await readMetrics(app), 'graphql_ws_subscriptions'), 1)
   raw.send(subscribe('3', 'subscription { pings(id: "3") }'))
-  let answer = await raw.next('next')
-  while (answer.id !== '3') answer = await raw.next('next')
+  await raw.next('next', '3')
   t.pass('the socket is still signed in after the plain ping')
   const serverClosed = once(serverSide, 'close')
   raw.socket.close(1000)
@@ -380,13 +377,7 @@ t.test('sockets without connection_init close at the init timeout, by the clock;
 
 t.test('the GraphQL plugin on its own: unusable subscription options stop registration; by default no page of another origin may open a socket', async (t) => {
   const issuer = await startIssuer(t)
-  const build = async (subscriptions: Record<string, unknown>): Promise<FastifyInstance> => {
-    const app = Fastify()
-    t.teardown(async () => await app.close())
-    await app.register(clerkAuth, { issuer: issuer.url })
-    await app.register(graphql, { publicIntrospection: true, acceptsToken: ['session_token'], subscriptions })
-    return app
-  }
+  const build = async (subscriptions: Record<string, unknown>): Promise<FastifyInstance> => await graphqlPluginApp(t, issuer.url, { subscriptions })
   const bad: Array<[Record<string, unknown>, RegExp]> = [
     [{ maxSockets: 0 }, /subscriptions\.maxSockets must be a whole number, at least 1/],
     [{ initTimeoutMs: 1.5 }, /subscriptions\.initTimeoutMs/],
