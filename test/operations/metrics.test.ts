@@ -312,6 +312,10 @@ t.test('every metric says what it is, and Backend API calls are counted', async 
   for (const [, name, help] of text.matchAll(/^# HELP (\S+) ?(.*)$/gm)) t.ok((help as string).length > 10, `${name as string} has a help text`)
 })
 
+/** What the primary serves with workers: prom-client's aggregation of each worker's registry, parsed. */
+const primaryServes = async (workers: Registry[]): Promise<MetricSample[]> =>
+  parseMetrics(await AggregatorRegistry.aggregate(await Promise.all(workers.map(async (registry) => await registry.getMetricsAsJSON()))).metrics())
+
 /** clerk-auth's counters with a distinct value in each, so that no metric can show another's. */
 const distinctStats = (base: number, loadedAt: number | undefined): ClerkAuthStats => ({
   decisions: [{ result: 'refused', code: 'token_expired', tokenType: 'session_token', count: base + 1 }],
@@ -376,15 +380,13 @@ t.test('with workers, the primary serves counters summed, the oldest key set, th
     registerClerkAuthMetrics(registry, () => distinctStats(base, loadedAt), () => ready, () => 100 * SECOND)
     return registry
   }
-  const aggregate = async (workers: Registry[]) => parseMetrics(await AggregatorRegistry.aggregate(await Promise.all(workers.map(async (r) => await r.getMetricsAsJSON()))).metrics())
-
-  const samples = await aggregate([worker(100, 90 * SECOND, true), worker(1000, 60 * SECOND, false), worker(10_000, undefined, true)])
+  const samples = await primaryServes([worker(100, 90 * SECOND, true), worker(1000, 60 * SECOND, false), worker(10_000, undefined, true)])
   for (const [name, labels, offset] of COUNTER_METRICS) t.equal(metricValue(samples, name, labels), 11_100 + 3 * offset, `${name} ${JSON.stringify(labels)} summed`)
   t.equal(metricValue(samples, 'clerk_auth_key_set_age_seconds'), 40, 'the oldest key set among the workers that have one')
   t.equal(metricValue(samples, 'clerk_auth_key_set_last_success_timestamp_seconds'), 60, 'the earliest last success')
   t.equal(metricValue(samples, 'clerk_auth_ready'), 0, 'one worker not ready: not ready')
 
-  const allReady = await aggregate([worker(1, 90 * SECOND, true), worker(2, 95 * SECOND, true)])
+  const allReady = await primaryServes([worker(1, 90 * SECOND, true), worker(2, 95 * SECOND, true)])
   t.equal(metricValue(allReady, 'clerk_auth_ready'), 1)
   t.equal(metricValue(allReady, 'clerk_auth_key_set_age_seconds'), 10)
   t.equal(metricValue(allReady, 'clerk_auth_key_set_last_success_timestamp_seconds'), 90)
@@ -396,7 +398,8 @@ t.test('the shared store\'s counts as metrics; with workers, up only when every 
     registerSharedStoreMetrics(registry, () => counts)
     return registry
   }
-  const text = await worker({ up: true, outages: 2, published: 3, received: 5 }).metrics()
+  const up = worker({ up: true, outages: 2, published: 3, received: 5 })
+  const text = await up.metrics()
   t.same([...text.matchAll(/^# HELP (\S+) (.{10,})$/gm)].map((match) => match[1]), ['shared_store_up', 'shared_store_outages_total', 'shared_store_revocations_total'], 'each says what it is')
   const one = parseMetrics(text)
   t.equal(metricValue(one, 'shared_store_up'), 1)
@@ -405,14 +408,11 @@ t.test('the shared store\'s counts as metrics; with workers, up only when every 
   t.equal(metricValue(one, 'shared_store_revocations_total', { direction: 'received' }), 5)
   const down = worker({ up: false, outages: 7, published: 11, received: 13 })
   t.equal(metricValue(parseMetrics(await down.metrics()), 'shared_store_up'), 0)
-  const summed = parseMetrics(await AggregatorRegistry.aggregate([
-    await worker({ up: true, outages: 2, published: 3, received: 5 }).getMetricsAsJSON(),
-    await down.getMetricsAsJSON()
-  ]).metrics())
+  const summed = await primaryServes([up, down])
   t.equal(metricValue(summed, 'shared_store_up'), 0, 'one worker cut off is enough')
   t.equal(metricValue(summed, 'shared_store_outages_total'), 9)
   t.equal(metricValue(summed, 'shared_store_revocations_total', { direction: 'published' }), 14)
   t.equal(metricValue(summed, 'shared_store_revocations_total', { direction: 'received' }), 18)
-  const allUp = AggregatorRegistry.aggregate([await worker({ up: true, outages: 0, published: 0, received: 0 }).getMetricsAsJSON(), await worker({ up: true, outages: 0, published: 0, received: 0 }).getMetricsAsJSON()])
-  t.equal(metricValue(parseMetrics(await allUp.metrics()), 'shared_store_up'), 1)
+  const allUp = await primaryServes([up, worker({ up: true, outages: 0, published: 0, received: 0 })])
+  t.equal(metricValue(allUp, 'shared_store_up'), 1)
 })
